@@ -1,0 +1,135 @@
+"""Admin forms: the provider's write-only key input, and model rows checked as a whole."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.forms.models import BaseInlineFormSet, BaseModelFormSet
+
+from providers.models import LLMModel, Provider
+from providers.presets import PRESETS
+
+
+class PresetSelect(forms.Select):
+    """The preset picker; carries each preset's defaults for static/js/preset_prefill.js."""
+
+    class Media:
+        js = ("js/preset_prefill.js",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        defaults = {
+            p.slug: {
+                "label": p.label,
+                "protocol": p.protocol,
+                "base_url": p.base_url,
+                "allow_private_network": p.allow_private_network,
+            }
+            for p in PRESETS.values()
+        }
+        super().__init__(attrs={"data-presets": json.dumps(defaults)}, **kwargs)
+
+
+class KeyField(forms.CharField):
+    """A write-only key input: it starts empty, and blank means "keep the stored key"."""
+
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return bool(data)
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = KeyField(label="API key", required=False)
+    clear_api_key = forms.BooleanField(label="Clear stored key", required=False)
+
+    class Meta:
+        model = Provider
+        fields = [
+            "name",
+            "preset",
+            "protocol",
+            "base_url",
+            "allow_private_network",
+            "enabled",
+            "api_key",
+            "settings",
+        ]
+        widgets = {"preset": PresetSelect}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance.masked_key()
+        self.fields["api_key"].help_text = (
+            f"Stored: {stored}. Leave blank to keep it." if stored else "No key stored."
+        )
+        # Left blank, the preset's URL is used (the page prefills it when JS runs).
+        self.fields["base_url"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("base_url") and cleaned.get("preset") in PRESETS:
+            cleaned["base_url"] = PRESETS[cleaned["preset"]].base_url
+        if cleaned.get("api_key") and cleaned.get("clear_api_key"):
+            self.add_error("clear_api_key", "Enter a new key or clear the stored one, not both.")
+        elif not cleaned.get("api_key"):
+            # The stored Secret itself goes back, still sealed: it was not re-entered.
+            cleaned["api_key"] = "" if cleaned.get("clear_api_key") else self.instance.api_key
+        return cleaned
+
+
+class ModelRowForm(forms.ModelForm):
+    """A model as one row of a formset, whose formset checks the one-default rule."""
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # Checked per row, unticking the old default and ticking a new one in the same
+        # submission would fail on whichever row is validated first.
+        return super()._get_validation_exclusions() | {"is_default"}
+
+
+class _OneDefaultPerProvider:
+    """Checks the rows as they will be once saved: at most one default per provider."""
+
+    forms: list[forms.ModelForm]
+
+    def _check_one_default(self) -> None:
+        rows = [f for f in self.forms if getattr(f, "cleaned_data", None)]
+        submitted = [f.instance.pk for f in rows if f.instance.pk]
+        kept = [f.instance for f in rows if not f.cleaned_data.get("DELETE")]
+        defaults: dict[Any, list[Model]] = {}
+        for model in kept:
+            if model.is_default:
+                defaults.setdefault(model.provider_id, []).append(model)
+        stored = LLMModel.objects.filter(
+            provider_id__in=[p for p in defaults if p is not None], is_default=True
+        ).exclude(pk__in=submitted)
+        for model in stored:
+            defaults[model.provider_id].append(model)
+        problems = [
+            f"{_provider_name(models)} can have only one default model, but these are all "
+            f"marked: {', '.join(sorted(m.label for m in models))}."
+            for models in defaults.values()
+            if len(models) > 1
+        ]
+        if problems:
+            raise ValidationError(problems)
+
+
+def _provider_name(models: list[Model]) -> str:
+    # Rows of a provider being added have no provider yet.
+    return next((m.provider.name for m in models if m.provider_id), "A provider")
+
+
+class ModelChangelistFormSet(_OneDefaultPerProvider, BaseModelFormSet):
+    def clean(self) -> None:
+        super().clean()
+        self._check_one_default()
+
+
+class ModelInlineFormSet(_OneDefaultPerProvider, BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        self._check_one_default()

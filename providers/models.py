@@ -1,0 +1,232 @@
+"""The provider and model registry: who we call, with which key, and which models."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from providers import validators
+from providers.encryption import Secret
+from providers.fields import EncryptedTextField
+from providers.presets import PRESETS, Preset, key_prefix_warning
+
+
+class Protocol(models.TextChoices):
+    OPENAI = "openai", "OpenAI-compatible"
+    ANTHROPIC = "anthropic", "Anthropic"
+
+
+class Provider(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    preset = models.CharField(
+        max_length=20, choices=[(p.slug, p.label) for p in PRESETS.values()], default="custom"
+    )
+    protocol = models.CharField(max_length=20, choices=Protocol, default=Protocol.OPENAI)
+    base_url = models.CharField("base URL", max_length=500)
+    api_key: Secret = EncryptedTextField("API key", blank=True, default="")
+    allow_private_network = models.BooleanField(
+        default=False,
+        help_text="Allow plain http:// and addresses on your own network (e.g. Ollama on "
+        "localhost). Cloud metadata addresses stay refused.",
+    )
+    enabled = models.BooleanField(default=False)
+    is_builtin = models.BooleanField("built-in", default=False, editable=False)
+    settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Connection settings, e.g. {"read_timeout": 60, "extra_headers": {"X-Team": '
+        '"ml"}}. Known keys: ' + ", ".join(sorted(validators.PROVIDER_SETTINGS)) + ".",
+    )
+    last_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_verification_ok = models.BooleanField(null=True, editable=False)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    models_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Any:
+        instance = super().from_db(db, field_names, values)
+        # Remembered so clean() can tell when an edit moves the stored key to a new host.
+        instance._loaded_base_url = instance.__dict__.get("base_url", "")
+        return instance
+
+    @property
+    def preset_info(self) -> Preset:
+        return PRESETS.get(self.preset, PRESETS["custom"])
+
+    @property
+    def is_usable(self) -> bool:
+        """Enabled, and holding a key unless its preset needs none."""
+        return self.enabled and (bool(self.api_key) or not self.preset_info.requires_key)
+
+    def masked_key(self) -> str:
+        return self.api_key.masked()
+
+    def key_warning(self) -> str:
+        """A sentence when the key looks like another vendor's (saved anyway)."""
+        if not self.api_key or self.api_key.is_stored:
+            return ""
+        return key_prefix_warning(self.preset_info, self.api_key.reveal())
+
+    def clean(self) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            validators.validate_base_url(
+                self.base_url, allow_private_network=self.allow_private_network
+            )
+        except ValidationError as e:
+            errors.setdefault("base_url", []).append(e)
+        if self.api_key and not self.api_key.is_stored:
+            try:
+                validators.validate_api_key(self.api_key.reveal())
+            except ValidationError as e:
+                errors.setdefault("api_key", []).append(e)
+        if self.enabled and self.preset_info.requires_key and not self.api_key:
+            errors.setdefault("api_key", []).append(
+                ValidationError(
+                    f"{self.preset_info.label} needs an API key before this provider can be "
+                    "enabled.",
+                    code="required",
+                )
+            )
+        if self._moves_stored_key():
+            errors.setdefault("base_url", []).append(
+                ValidationError(
+                    f"Re-enter the API key to point this provider at {_host(self.base_url)}: "
+                    "a stored key is never sent to a different host by an edit alone.",
+                    code="host_changed",
+                )
+            )
+        try:
+            validators.validate_settings(self.settings, validators.PROVIDER_SETTINGS)
+        except ValidationError as e:
+            errors.setdefault("settings", []).append(e)
+        if errors:
+            raise ValidationError(errors)
+
+    def _moves_stored_key(self) -> bool:
+        loaded = getattr(self, "_loaded_base_url", "")
+        return bool(loaded) and self.api_key.is_stored and _host(loaded) != _host(self.base_url)
+
+
+def _host(url: str) -> str:
+    """host[:port] as the client would connect; "" when the URL does not parse."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname or ''}:{parts.port or ''}".rstrip(":")
+    except ValueError:
+        return ""
+
+
+class ModelSource(models.TextChoices):
+    MANUAL = "manual", "Added by hand"
+    DISCOVERED = "discovered", "Discovered"
+
+
+class LLMModel(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
+    model_id = models.CharField(
+        "model id", max_length=200, help_text="The id the provider's API uses, e.g. gpt-4o."
+    )
+    display_name = models.CharField(
+        max_length=200, blank=True, help_text="Shown to people; the model id when left blank."
+    )
+    enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        "default", default=False, help_text="The provider's default model (at most one)."
+    )
+    source = models.CharField(max_length=20, choices=ModelSource, default=ModelSource.MANUAL)
+    first_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Request settings, e.g. {"temperature": 0.7, "max_tokens": 1024}. Known keys: '
+        + ", ".join(sorted(validators.MODEL_SETTINGS))
+        + ".",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "model"
+        ordering = ["provider__name", "model_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model_id"],
+                name="unique_model_id_per_provider",
+                violation_error_message="This provider already has a model with this id.",
+            ),
+            models.UniqueConstraint(
+                fields=["provider"],
+                condition=models.Q(is_default=True),
+                name="one_default_model_per_provider",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.provider.name})"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.model_id
+
+    def clean(self) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            validators.validate_model_id(self.model_id)
+        except ValidationError as e:
+            errors["model_id"] = [e]
+        try:
+            validators.validate_settings(self.settings, validators.MODEL_SETTINGS)
+        except ValidationError as e:
+            errors["settings"] = [e]
+        if errors:
+            raise ValidationError(errors)
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        # The one-default rule is checked here rather than by the generic constraint
+        # check, to name the current default; and it honours `exclude`, so a formset can
+        # leave it out per row and check the whole submission (see forms.py).
+        exclude = set(exclude or ())
+        super().validate_constraints(exclude=exclude | {"is_default"})
+        if "is_default" in exclude or not (self.is_default and self.provider_id):
+            return
+        current = (
+            LLMModel.objects.filter(provider_id=self.provider_id, is_default=True)
+            .exclude(pk=self.pk)
+            .first()
+        )
+        if current is not None:
+            raise ValidationError(
+                {
+                    "is_default": f"{current.label} is already the default model of "
+                    f"{current.provider.name}; untick it first."
+                }
+            )
+
+    def save_keeping_one_default(self) -> None:
+        """Save; if this model is now the default, the previous one steps down first.
+
+        For callers that validated the outcome as a whole: a formset that unticks one row
+        and ticks another saves them in either order, and the partial unique index must
+        never see two defaults in between.
+        """
+        with transaction.atomic():
+            if self.is_default:
+                LLMModel.objects.filter(provider_id=self.provider_id, is_default=True).exclude(
+                    pk=self.pk
+                ).update(is_default=False)
+            self.save()
