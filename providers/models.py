@@ -98,7 +98,8 @@ class Provider(models.Model):
                 ValidationError(
                     f"{self.preset_info.label} needs an API key before this provider can be "
                     "enabled.",
-                    code="required",
+                    # Not "required": a form would swap in its generic message for that code.
+                    code="key_required",
                 )
             )
         if self._moves_stored_key():

@@ -1,0 +1,34 @@
+"""Plain factory functions for registry rows; keyword overrides only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from providers.models import LLMModel, Provider
+
+# Fake, but shaped like real keys so the leak checks mean something.
+OPENAI_KEY = "sk-proj-Qm9vX2Zha2Vfa2V5X2Zvcl90ZXN0cw1234"
+ANTHROPIC_KEY = "sk-ant-api03-ZmFrZV9hbnRocm9waWNfa2V5X3Rlc3Q5876"
+
+
+def make_provider(**overrides: Any) -> Provider:
+    fields: dict[str, Any] = {
+        "name": "OpenAI",
+        "preset": "openai",
+        "protocol": "openai",
+        "base_url": "https://api.openai.com/v1",
+        "api_key": OPENAI_KEY,
+        "enabled": True,
+    } | overrides
+    provider = Provider(**fields)
+    provider.full_clean()
+    provider.save()
+    return Provider.objects.get(pk=provider.pk)  # as loaded: the key sealed
+
+
+def make_model(provider: Provider, **overrides: Any) -> LLMModel:
+    fields: dict[str, Any] = {"provider": provider, "model_id": "gpt-4o"} | overrides
+    model = LLMModel(**fields)
+    model.full_clean()
+    model.save()
+    return model

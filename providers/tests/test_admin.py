@@ -1,0 +1,360 @@
+"""The provider and model admin, driven through real requests as a staff member would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from django.contrib.admin.models import LogEntry
+from django.test import Client
+from django.urls import reverse
+
+from providers.encryption import UNREADABLE_LABEL
+from providers.models import LLMModel, Provider
+from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_model, make_provider
+from providers.tests.html_forms import form_fields
+
+pytestmark = pytest.mark.django_db
+
+NEW_KEY = "sk-proj-TmV3X2tleV9mb3JfdGhlX2dhdGV3YXlfdGVzdA9999"
+
+
+def change_url(provider: Provider) -> str:
+    return reverse("admin:providers_provider_change", args=[provider.pk])
+
+
+def post_change(client: Client, provider: Provider, **changes: Any) -> Any:
+    """Submit the provider's change form as rendered, with `changes` typed in."""
+    page = client.get(change_url(provider)).content.decode()
+    data = form_fields(page, "provider_form") | changes
+    return client.post(change_url(provider), {k: v for k, v in data.items() if v is not None})
+
+
+def reload(provider: Provider) -> Provider:
+    return Provider.objects.get(pk=provider.pk)
+
+
+def test_the_list_shows_the_key_masked_and_never_raw(staff_client: Client) -> None:
+    make_provider(api_key=OPENAI_KEY)
+
+    response = staff_client.get(reverse("admin:providers_provider_changelist"))
+
+    assert response.status_code == 200
+    assert "sk-pr…" in response.content.decode()
+    assert OPENAI_KEY.encode() not in response.content
+    assert OPENAI_KEY[5:15].encode() not in response.content
+
+
+def test_the_list_counts_models_and_filters_and_searches(staff_client: Client) -> None:
+    openai = make_provider()
+    make_model(openai, model_id="gpt-4o")
+    make_model(openai, model_id="gpt-4o-mini")
+    url = reverse("admin:providers_provider_changelist")
+
+    listed = staff_client.get(url)
+    filtered = staff_client.get(url, {"preset__exact": "anthropic"})
+    searched = staff_client.get(url, {"q": "openai"})
+
+    assert '<td class="field-model_count">2</td>' in listed.content.decode()
+    assert filtered.context["cl"].result_count == 0
+    assert searched.context["cl"].result_count == 1
+
+
+def test_the_change_form_shows_the_key_masked_in_an_empty_password_input(
+    staff_client: Client,
+) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = staff_client.get(change_url(provider))
+
+    html = response.content.decode()
+    assert OPENAI_KEY.encode() not in response.content
+    assert "Stored: sk-pr…. Leave blank to keep it." in html
+    assert '<input type="password" name="api_key"' in html
+    assert form_fields(html, "provider_form")["api_key"] == ""
+
+
+def test_saving_with_the_key_left_blank_keeps_it(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+    token = provider.api_key.token()
+
+    response = post_change(staff_client, provider, name="OpenAI (team)")
+
+    assert response.status_code == 302
+    saved = reload(provider)
+    assert saved.name == "OpenAI (team)"
+    assert saved.api_key.token() == token
+
+
+def test_a_new_key_replaces_the_stored_one(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = post_change(staff_client, provider, api_key=NEW_KEY)
+
+    assert response.status_code == 302
+    assert reload(provider).api_key.reveal() == NEW_KEY
+
+
+def test_clear_key_removes_it(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY, enabled=False)
+
+    post_change(staff_client, provider, clear_api_key="on")
+
+    assert not reload(provider).api_key
+
+
+def test_clearing_and_entering_a_key_at_once_is_refused(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = post_change(staff_client, provider, api_key=NEW_KEY, clear_api_key="on")
+
+    assert response.status_code == 200
+    assert "Enter a new key or clear the stored one, not both." in response.content.decode()
+    assert NEW_KEY.encode() not in response.content  # a re-shown form does not echo it
+    assert reload(provider).api_key.reveal() == OPENAI_KEY
+
+
+def test_clearing_the_key_of_an_enabled_provider_is_refused(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = post_change(staff_client, provider, clear_api_key="on")
+
+    assert "OpenAI needs an API key before this provider can be enabled." in (
+        response.content.decode()
+    )
+    assert reload(provider).api_key
+
+
+def test_a_new_host_without_the_key_re_entered_is_refused(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = post_change(staff_client, provider, base_url="https://collector.example.net/v1")
+
+    assert response.status_code == 200
+    assert (
+        "Re-enter the API key to point this provider at collector.example.net"
+        in response.content.decode()
+    )
+    assert reload(provider).base_url == "https://api.openai.com/v1"
+
+
+def test_a_new_host_with_the_key_re_entered_is_saved(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = post_change(
+        staff_client, provider, base_url="https://gateway.example.net/v1", api_key=NEW_KEY
+    )
+
+    assert response.status_code == 302
+    saved = reload(provider)
+    assert (saved.base_url, saved.api_key.reveal()) == ("https://gateway.example.net/v1", NEW_KEY)
+
+
+def test_a_bad_key_is_refused_without_echoing_it(staff_client: Client) -> None:
+    provider = make_provider()
+    bad = "sk-proj-has a space-inside-it-0123456789"
+
+    response = post_change(staff_client, provider, api_key=bad)
+
+    assert "An API key has no spaces or line breaks inside it." in response.content.decode()
+    assert bad.encode() not in response.content
+
+
+def test_a_key_with_another_vendors_prefix_is_saved_with_a_warning(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    response = post_change(staff_client, provider, api_key=ANTHROPIC_KEY)
+    page = staff_client.get(response["Location"])
+
+    assert "the prefix of Anthropic keys" in page.content.decode()
+    assert ANTHROPIC_KEY.encode() not in page.content
+    assert reload(provider).api_key.reveal() == ANTHROPIC_KEY
+
+
+def test_the_history_records_that_the_key_changed_but_not_the_key(staff_client: Client) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+
+    post_change(staff_client, provider, api_key=NEW_KEY)
+
+    entry = LogEntry.objects.get(object_id=str(provider.pk))
+    assert "API key" in entry.get_change_message()
+    assert NEW_KEY not in entry.change_message + entry.object_repr
+    history = staff_client.get(reverse("admin:providers_provider_history", args=[provider.pk]))
+    assert NEW_KEY.encode() not in history.content
+
+
+def test_an_unreadable_key_shows_a_hint_and_the_pages_still_work(
+    staff_client: Client, settings
+) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    listing = staff_client.get(reverse("admin:providers_provider_changelist"))
+    form = staff_client.get(change_url(provider))
+
+    assert UNREADABLE_LABEL in listing.content.decode()
+    assert form.status_code == 200
+    assert UNREADABLE_LABEL in form.content.decode()
+
+
+def test_an_unreadable_key_can_be_re_entered(staff_client: Client, settings) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    response = post_change(staff_client, provider, api_key=NEW_KEY)
+
+    assert response.status_code == 302
+    assert reload(provider).api_key.reveal() == NEW_KEY
+
+
+def test_the_add_form_carries_the_presets_for_prefilling(staff_client: Client) -> None:
+    response = staff_client.get(reverse("admin:providers_provider_add"))
+
+    html = response.content.decode()
+    assert "/static/js/preset_prefill" in html
+    assert "data-presets=" in html
+    assert "https://api.anthropic.com" in html
+
+
+def test_adding_with_a_preset_and_no_url_takes_the_presets_url(staff_client: Client) -> None:
+    url = reverse("admin:providers_provider_add")
+    data = form_fields(staff_client.get(url).content.decode(), "provider_form") | {
+        "name": "Groq",
+        "preset": "groq",
+        "api_key": "gsk_" + "k" * 40,
+        "enabled": "on",
+    }
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302, response.context["errors"]
+    groq = Provider.objects.get(name="Groq")
+    assert groq.base_url == "https://api.groq.com/openai/v1"
+    assert groq.api_key.reveal() == "gsk_" + "k" * 40
+
+
+def test_adding_models_inline_with_two_defaults_is_refused(staff_client: Client) -> None:
+    provider = make_provider()
+
+    response = post_change(
+        staff_client,
+        provider,
+        **{
+            "models-TOTAL_FORMS": "2",
+            "models-0-model_id": "gpt-4o",
+            "models-0-enabled": "on",
+            "models-0-is_default": "on",
+            "models-1-model_id": "gpt-4o-mini",
+            "models-1-enabled": "on",
+            "models-1-is_default": "on",
+            "models-1-provider": str(provider.pk),
+        },
+    )
+
+    assert response.status_code == 200
+    assert (
+        "OpenAI can have only one default model, but these are all marked: gpt-4o, gpt-4o-mini."
+        in response.content.decode()
+    )
+    assert not LLMModel.objects.exists()
+
+
+def test_moving_the_default_inline_in_one_save_works(staff_client: Client) -> None:
+    provider = make_provider()
+    old = make_model(provider, model_id="gpt-4o", is_default=True)
+    new = make_model(provider, model_id="gpt-4o-mini")
+
+    response = post_change(
+        staff_client, provider, **{"models-0-is_default": None, "models-1-is_default": "on"}
+    )
+
+    assert response.status_code == 302
+    assert LLMModel.objects.get(is_default=True) == new
+    assert old.pk != new.pk
+
+
+def model_changelist(client: Client, **changes: Any) -> Any:
+    url = reverse("admin:providers_llmmodel_changelist")
+    data = form_fields(client.get(url).content.decode(), "changelist-form") | changes
+    data["_save"] = "Save"
+    return client.post(url, {k: v for k, v in data.items() if v is not None})
+
+
+def test_the_model_list_edits_enabled_and_default_in_place(staff_client: Client) -> None:
+    provider = make_provider()
+    first = make_model(provider, model_id="gpt-4o", is_default=True)
+    second = make_model(provider, model_id="gpt-4o-mini")
+
+    # Rows are ordered by model id: form-0 is gpt-4o, form-1 is gpt-4o-mini.
+    response = model_changelist(
+        staff_client,
+        **{"form-0-is_default": None, "form-0-enabled": None, "form-1-is_default": "on"},
+    )
+
+    assert response.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.is_default, first.enabled, second.is_default) == (False, False, True)
+
+
+def test_the_model_list_refuses_two_defaults(staff_client: Client) -> None:
+    provider = make_provider()
+    make_model(provider, model_id="gpt-4o", is_default=True)
+    make_model(provider, model_id="gpt-4o-mini")
+
+    response = model_changelist(staff_client, **{"form-1-is_default": "on"})
+
+    assert response.status_code == 200
+    assert "OpenAI can have only one default model" in response.content.decode()
+    assert LLMModel.objects.get(is_default=True).model_id == "gpt-4o"
+
+
+def test_the_model_list_refuses_a_default_beside_one_on_another_page(
+    staff_client: Client,
+) -> None:
+    provider = make_provider()
+    make_model(provider, model_id="gpt-4o", is_default=True)
+    make_model(provider, model_id="o3")
+    url = reverse("admin:providers_llmmodel_changelist") + "?q=o3"
+    data = form_fields(staff_client.get(url).content.decode(), "changelist-form")
+
+    response = staff_client.post(url, data | {"form-0-is_default": "on", "_save": "Save"})
+
+    assert "OpenAI can have only one default model" in response.content.decode()
+
+
+def test_the_model_change_form_refuses_a_second_default(staff_client: Client) -> None:
+    provider = make_provider()
+    make_model(provider, model_id="gpt-4o", display_name="GPT-4o", is_default=True)
+    other = make_model(provider, model_id="gpt-4o-mini")
+    url = reverse("admin:providers_llmmodel_change", args=[other.pk])
+    data = form_fields(staff_client.get(url).content.decode(), "llmmodel_form")
+
+    response = staff_client.post(url, data | {"is_default": "on"})
+
+    assert "GPT-4o is already the default model of OpenAI; untick it first." in (
+        response.content.decode()
+    )
+
+
+def test_the_model_change_form_checks_settings(staff_client: Client) -> None:
+    model = make_model(make_provider())
+    url = reverse("admin:providers_llmmodel_change", args=[model.pk])
+    data = form_fields(staff_client.get(url).content.decode(), "llmmodel_form")
+
+    bad_json = staff_client.post(url, data | {"settings": "{temperature: 1"})
+    bad_value = staff_client.post(url, data | {"settings": '{"temperature": 7}'})
+
+    assert "Enter a valid JSON." in bad_json.content.decode()
+    assert "temperature: must be a number between 0 and 2" in bad_value.content.decode()
+
+
+def test_the_model_list_searches_by_model_id(staff_client: Client) -> None:
+    provider = make_provider()
+    make_model(provider, model_id="gpt-4o")
+    make_model(provider, model_id="o3-mini")
+
+    response = staff_client.get(reverse("admin:providers_llmmodel_changelist"), {"q": "o3"})
+
+    assert response.context["cl"].result_count == 1
