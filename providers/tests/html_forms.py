@@ -18,7 +18,7 @@ class _FormFields(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
             self.inside = a.get("id") == self.form_id
-        if not self.inside or "name" not in a and tag not in ("option",):
+        if not self.inside or ("name" not in a and tag != "option"):
             return
         if tag == "input":
             kind = a.get("type", "text")

@@ -186,7 +186,10 @@ def test_a_bad_model_id_is_refused(model_id: str, message: str) -> None:
         ({"max_tokens": 0}, "max_tokens: must be an integer of at least 1"),
         ({"max_tokens": 1.5}, "max_tokens: must be an integer of at least 1, not 1.5"),
         ({"presence_penalty": 3}, "presence_penalty: must be a number between -2 and 2"),
-        ({"frequency_penalty": None}, "frequency_penalty: must be a number between -2 and 2, not null"),
+        (
+            {"frequency_penalty": None},
+            "frequency_penalty: must be a number between -2 and 2, not null",
+        ),
         ({"stop": "END"}, "stop: must be a list of strings, not a string"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop: must have at most 4 entries"),
         ({"system_prompt": ["be brief"]}, "system_prompt: must be a string, not a list"),

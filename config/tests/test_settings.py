@@ -1,0 +1,95 @@
+"""Startup from the environment, checked in a fresh process as a deployment would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in drop} | {"ENV_FILE": ""} | env
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def last_line(result: subprocess.CompletedProcess) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_startup_stops_with_one_sentence_when_the_encryption_keys_are_missing() -> None:
+    result = manage("check", drop=("FIELD_ENCRYPTION_KEYS",))
+
+    assert result.returncode != 0
+    assert last_line(result) == (
+        "django.core.exceptions.ImproperlyConfigured: FIELD_ENCRYPTION_KEYS is not set: "
+        "set it to one or more comma-separated Fernet keys, newest first "
+        "(`make run` writes one to .env)."
+    )
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        "not-a-key",
+        f"{Fernet.generate_key().decode()},tooshort",
+        Fernet.generate_key().decode()[:-4],
+    ],
+)
+def test_startup_stops_on_a_malformed_key_without_printing_it(keys: str) -> None:
+    result = manage("check", FIELD_ENCRYPTION_KEYS=keys)
+
+    assert result.returncode != 0
+    assert "is not a Fernet key (32 url-safe base64-encoded bytes)" in last_line(result)
+    for key in keys.split(","):
+        assert key not in result.stderr + result.stdout
+
+
+def test_startup_stops_when_the_secret_key_is_missing() -> None:
+    result = manage("check", drop=("SECRET_KEY",))
+
+    assert "ImproperlyConfigured: SECRET_KEY is not set" in last_line(result)
+
+
+def test_several_keys_newest_first_are_accepted() -> None:
+    keys = f"{Fernet.generate_key().decode()}, {Fernet.generate_key().decode()}"
+
+    assert manage("check", FIELD_ENCRYPTION_KEYS=keys).returncode == 0
+
+
+PRODUCTION = {
+    "DEBUG": "False",
+    "SECRET_KEY": "a" * 10 + "production-like-secret-key-with-enough-variety-0123456789-XYZ",
+    "ALLOWED_HOSTS": "switchboard.example.com",
+    "SECURE_SSL_REDIRECT": "True",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "True",
+    "SECURE_HSTS_PRELOAD": "True",
+}
+
+
+def test_the_deployment_check_is_clean_under_a_production_environment() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_deployment_check_flags_a_development_environment() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="True")
+
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr  # DEBUG on
