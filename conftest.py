@@ -10,6 +10,10 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 
+def pytest_report_header() -> str:
+    return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+
+
 @pytest.fixture
 def user(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user("alice", password="alice-password-1")

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from providers.encryption import UNREADABLE_LABEL
@@ -358,3 +360,20 @@ def test_the_model_list_searches_by_model_id(staff_client: Client) -> None:
     response = staff_client.get(reverse("admin:providers_llmmodel_changelist"), {"q": "o3"})
 
     assert response.context["cl"].result_count == 1
+
+
+def test_no_log_record_carries_the_key(staff_client: Client, caplog) -> None:
+    provider = make_provider(api_key=OPENAI_KEY)
+    caplog.set_level("DEBUG")
+    caplog.set_level("DEBUG", logger="django")  # Django caps its loggers at INFO
+
+    with CaptureQueriesContext(connection):  # logs every SQL statement with its parameters
+        post_change(staff_client, provider, api_key=NEW_KEY)
+        post_change(staff_client, provider, api_key="sk-bad key with spaces-0123456789")
+        staff_client.get(reverse("admin:providers_provider_changelist"))
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "UPDATE" in logged  # the key's own write is in the log, so the check has teeth
+    assert NEW_KEY not in logged
+    assert OPENAI_KEY not in logged
+    assert "sk-bad key" not in logged

@@ -1,0 +1,35 @@
+# Switchboard: one image, run as a non-root user; migrations run at start, then uvicorn.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ENV_FILE= \
+    DATABASE_URL=sqlite:////data/db.sqlite3 \
+    STATIC_ROOT=/app/staticfiles \
+    PORT=8000
+
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+
+# collectstatic needs settings to load; these throwaway secrets exist only for this step.
+RUN SECRET_KEY=collectstatic-only \
+    FIELD_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    python manage.py collectstatic --noinput -v 0
+
+RUN useradd --create-home --uid 10001 switchboard \
+    && mkdir /data \
+    && chown switchboard /data
+USER 10001
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"]
+
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec uvicorn config.asgi:application --host 0.0.0.0 --port \"$PORT\" --proxy-headers"]
