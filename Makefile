@@ -1,5 +1,6 @@
 # Two commands: `make run` sets everything up and serves; `make test` lints and tests.
 PYTHON ?= python3
+CHROMIUM := /usr/bin/chromium
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -13,9 +14,9 @@ run: $(VENV)/.installed .env
 	$(BIN)/python manage.py create_admin
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C stops)"
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
@@ -32,6 +33,11 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
+
+# Browser tests drive Debian's Chromium: Playwright's own browser download is not reachable.
+$(CHROMIUM):
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 
 # Written once with fresh secrets; an existing .env is never overwritten.
 .env: | $(VENV)/.installed

@@ -1,13 +1,30 @@
-"""Fixtures every app's tests share: people to log in as."""
+"""Fixtures every app's tests share: people to log in as, the served app, a browser."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, override_settings
+from playwright.sync_api import Page, sync_playwright
+
+from config.tests.uvicorn import BASE_DIR, database_url, serve, stop
+
+# Debian's chromium, not a Playwright download; the flags keep it off the closed network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
 
 
 def pytest_report_header() -> str:
@@ -47,3 +64,53 @@ def _static_files_without_manifest(tmp_path_factory: pytest.TempPathFactory) -> 
     storages = settings.STORAGES | {"staticfiles": plain}
     with override_settings(STORAGES=storages, STATIC_ROOT=static_root):
         yield
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Static files collected once, as a deployment has them (hashed names, compressed)."""
+    root = tmp_path_factory.mktemp("collected")
+    env = os.environ | {"ENV_FILE": "", "STATIC_ROOT": str(root)}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return root
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None, collected_static: Path) -> Iterator[str]:
+    """The app under uvicorn with DEBUG off, on this test's database; yields its URL.
+
+    Rows the test creates are committed (transactional_db), so the server sees them.
+    """
+    env = os.environ | {
+        "ENV_FILE": "",
+        "DEBUG": "False",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "STATIC_ROOT": str(collected_static),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain http on loopback: secure-only cookies would never be sent back.
+        "SESSION_COOKIE_SECURE": "False",
+        "CSRF_COOKIE_SECURE": "False",
+    }
+    served = serve(env)
+    yield served.url
+    stop(served)
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
+    """A fresh Chromium page; Playwright's sync API runs an event loop in this thread.
+
+    Django then refuses ORM calls from the test ("async context") although none is async;
+    the override lasts only while this browser is open, so other tests keep the check.
+    """
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_context().new_page()
+        browser.close()

@@ -60,7 +60,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("API key", {"fields": ("api_key", "clear_api_key")}),
+        ("Credentials", {"fields": ("api_key", "clear_api_key")}),
         ("Advanced", {"fields": ("settings",), "classes": ("collapse",)}),
         ("Status", {"fields": readonly_fields}),
     )

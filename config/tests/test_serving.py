@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import Message
-from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Served:
-    url: str
-    process: subprocess.Popen
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from config.tests.uvicorn import BASE_DIR, Served, serve, stop
 
 
 def fetch(url: str) -> tuple[int, Message, bytes]:
@@ -38,33 +22,6 @@ def fetch(url: str) -> tuple[int, Message, bytes]:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
-
-
-def serve(env: dict[str, str]) -> Served:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return Served(url, process)
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"uvicorn did not start: {process.stderr.read().decode()}")
-
-
-def stop(served: Served) -> str:
-    served.process.terminate()
-    _, stderr = served.process.communicate(timeout=10)
-    return stderr.decode()
 
 
 @pytest.fixture(scope="module")
