@@ -11,7 +11,8 @@ OPENAI_KEY = "sk-proj-Qm9vX2Zha2Vfa2V5X2Zvcl90ZXN0cw1234"
 ANTHROPIC_KEY = "sk-ant-api03-ZmFrZV9hbnRocm9waWNfa2V5X3Rlc3Q5876"
 
 
-def make_provider(**overrides: Any) -> Provider:
+def build_provider(**overrides: Any) -> Provider:
+    """An enabled OpenAI provider with a key, not yet validated or saved."""
     fields: dict[str, Any] = {
         "name": "OpenAI",
         "preset": "openai",
@@ -20,7 +21,11 @@ def make_provider(**overrides: Any) -> Provider:
         "api_key": OPENAI_KEY,
         "enabled": True,
     } | overrides
-    provider = Provider(**fields)
+    return Provider(**fields)
+
+
+def make_provider(**overrides: Any) -> Provider:
+    provider = build_provider(**overrides)
     provider.full_clean()
     provider.save()
     return Provider.objects.get(pk=provider.pk)  # as loaded: the key sealed

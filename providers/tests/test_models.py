@@ -8,7 +8,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from providers.models import LLMModel, Provider
-from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_model, make_provider
+from providers.tests.factories import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
+    build_provider,
+    make_model,
+    make_provider,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,18 +23,6 @@ def errors_of(instance: Provider | LLMModel) -> dict[str, list[str]]:
     with pytest.raises(ValidationError) as caught:
         instance.full_clean()
     return caught.value.message_dict
-
-
-def provider(**overrides: Any) -> Provider:
-    fields = {
-        "name": "OpenAI",
-        "preset": "openai",
-        "protocol": "openai",
-        "base_url": "https://api.openai.com/v1",
-        "api_key": OPENAI_KEY,
-        "enabled": True,
-    } | overrides
-    return Provider(**fields)
 
 
 @pytest.mark.parametrize(
@@ -51,27 +45,27 @@ def provider(**overrides: Any) -> Provider:
     ],
 )
 def test_a_bad_base_url_is_refused_with_its_reason(url: str, message: str) -> None:
-    errors = errors_of(provider(base_url=url))
+    errors = errors_of(build_provider(base_url=url))
 
     assert any(message in error for error in errors["base_url"]), errors
 
 
 def test_plain_http_is_accepted_on_a_private_network_provider() -> None:
-    provider(base_url="http://localhost:11434/v1", allow_private_network=True).full_clean()
+    build_provider(base_url="http://localhost:11434/v1", allow_private_network=True).full_clean()
 
 
 def test_an_enabled_provider_whose_preset_needs_a_key_must_have_one() -> None:
-    errors = errors_of(provider(api_key=""))
+    errors = errors_of(build_provider(api_key=""))
 
     assert errors["api_key"] == ["OpenAI needs an API key before this provider can be enabled."]
 
 
 def test_a_disabled_provider_may_wait_for_its_key() -> None:
-    provider(api_key="", enabled=False).full_clean()
+    build_provider(api_key="", enabled=False).full_clean()
 
 
 def test_a_preset_that_needs_no_key_is_enabled_without_one() -> None:
-    provider(
+    build_provider(
         name="Ollama",
         preset="ollama",
         api_key="",
@@ -81,7 +75,7 @@ def test_a_preset_that_needs_no_key_is_enabled_without_one() -> None:
 
 
 def test_a_key_with_whitespace_inside_is_refused() -> None:
-    errors = errors_of(provider(api_key="sk-proj-abc def"))
+    errors = errors_of(build_provider(api_key="sk-proj-abc def"))
 
     assert errors["api_key"] == ["An API key has no spaces or line breaks inside it."]
 
@@ -102,7 +96,7 @@ def test_a_key_with_whitespace_inside_is_refused() -> None:
 def test_a_key_with_another_vendors_prefix_gets_a_warning(
     preset: str, key: str, warning: str
 ) -> None:
-    found = provider(preset=preset, api_key=key).key_warning()
+    found = build_provider(preset=preset, api_key=key).key_warning()
 
     assert (warning in found) if warning else found == ""
     assert key not in found
@@ -155,7 +149,7 @@ def test_changing_the_path_on_the_same_host_keeps_the_key() -> None:
     ],
 )
 def test_provider_settings_are_checked_by_key(settings: Any, message: str) -> None:
-    errors = errors_of(provider(settings=settings))
+    errors = errors_of(build_provider(settings=settings))
 
     assert any(message in error for error in errors["settings"]), errors
 
@@ -242,7 +236,7 @@ def test_each_provider_has_its_own_default() -> None:
     make_model(other, model_id="llama-3.3-70b-versatile", is_default=True)
 
 
-def test_a_model_id_is_unique_per_provider() -> None:
+def test_a_model_id_is_unique_per_build_provider() -> None:
     openai = make_provider()
     make_model(openai, model_id="gpt-4o")
 
