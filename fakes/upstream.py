@@ -1,0 +1,397 @@
+"""A fake LLM upstream: a real HTTP server on 127.0.0.1 speaking OpenAI's and Anthropic's
+wire formats, with faults a test can script and a record of every request received.
+
+Which protocol a request speaks is read the way the real APIs differ: Anthropic clients
+send `x-api-key` and `anthropic-version`; OpenAI-compatible clients send a bearer token.
+
+    upstream = FakeUpstream(api_key="sk-test")        # None accepts any key
+    with serving(upstream):                             # or the `fake_upstream` fixture
+        upstream.base_url                               # http://127.0.0.1:PORT/v1 (OpenAI)
+        upstream.anthropic_base_url                     # http://127.0.0.1:PORT
+        upstream.faults.append(Fault(status=429, retry_after=7))  # next request only
+        upstream.requests[0].headers["authorization"]
+
+Streams use chunked transfer encoding, as real upstreams do, so a cut stream is a
+transport error the client can see, not a clean end. Run it by hand for benchmarks:
+`python -m fakes.upstream --port 8100 --tokens 200 --token-delay 0.01`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "api_error",
+    529: "overloaded_error",
+}
+_OPENAI_ERROR_CODES = {
+    401: "invalid_api_key",
+    403: "insufficient_permissions",
+    404: "model_not_found",
+    429: "rate_limit_exceeded",
+}
+
+
+@dataclass
+class Fault:
+    """How to misbehave on one request; the fields combine."""
+
+    status: int | None = None  # answer with this status and the protocol's error body
+    retry_after: int | None = None  # seconds, sent as the Retry-After header
+    redirect_to: str | None = None  # answer 302 to this URL
+    body: bytes | None = None  # this raw body instead of the protocol's (200 unless status)
+    delay_before_headers: float = 0.0
+    delay_between_tokens: float | None = None  # overrides FakeUpstream.token_delay
+    cut_after_tokens: int | None = None  # drop the connection mid-stream
+    malformed_after_tokens: int | None = None  # an SSE data line that is not JSON
+    error_event_after_tokens: int | None = None  # an in-stream error event
+    echo_key: bool = False  # quote the key received in the error message, as some do
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Any  # parsed JSON, or None
+
+    @property
+    def protocol(self) -> str:
+        return "anthropic" if "x-api-key" in self.headers else "openai"
+
+    @property
+    def key(self) -> str:
+        if self.protocol == "anthropic":
+            return self.headers.get("x-api-key", "")
+        return self.headers.get("authorization", "").removeprefix("Bearer ")
+
+
+@dataclass
+class FakeUpstream:
+    api_key: str | None = None
+    models: list[str] = field(default_factory=lambda: ["gpt-4o", "gpt-4o-mini"])
+    reply: list[str] = field(default_factory=lambda: ["Hello", ",", " world", "!"])
+    token_delay: float = 0.0
+    cached_tokens: int = 0
+    faults: list[Fault] = field(default_factory=list)  # consumed one per request, in order
+    requests: list[RecordedRequest] = field(default_factory=list)
+    base_url: str = ""
+    anthropic_base_url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_fault(self) -> Fault:
+        with self._lock:
+            return self.faults.pop(0) if self.faults else Fault()
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream: FakeUpstream
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass  # keep test output clean; the requests are recorded instead
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        request = RecordedRequest(
+            method=self.command,
+            path=parts.path,
+            query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        self.upstream.record(request)
+        fault = self.upstream.next_fault()
+        time.sleep(fault.delay_before_headers)
+        if fault.redirect_to:
+            self._send(302, b"", headers={"Location": fault.redirect_to})
+        elif fault.status:
+            self._send_error(request, fault.status, fault, "Scripted failure")
+        elif self.upstream.api_key is not None and request.key != self.upstream.api_key:
+            self._send_error(request, 401, fault, "Incorrect API key provided")
+        elif fault.body is not None:
+            self._send(200, fault.body, content_type="application/json")
+        else:
+            self._route(request, fault)
+
+    def _route(self, request: RecordedRequest, fault: Fault) -> None:
+        routes = {
+            ("GET", "/v1/models"): self._models,
+            ("POST", "/v1/chat/completions"): self._chat_completion,
+            ("POST", "/v1/messages"): self._message,
+        }
+        route = routes.get((request.method, request.path))
+        if route is None:
+            self._send_error(request, 404, fault, f"Unknown path {request.path}")
+        else:
+            route(request, fault)
+
+    # --- responses ---------------------------------------------------------------------
+
+    def _models(self, request: RecordedRequest, fault: Fault) -> None:
+        ids = self.upstream.models
+        if request.protocol == "openai":
+            data = [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]
+            self._send_json({"object": "list", "data": data})
+            return
+        # Anthropic pages with after_id / limit: https://docs.anthropic.com/en/api/models-list
+        limit = int(request.query.get("limit", 20))
+        after = request.query.get("after_id")
+        start = ids.index(after) + 1 if after in ids else 0
+        page = ids[start : start + limit]
+        data = [
+            {"type": "model", "id": i, "display_name": i.title(), "created_at": "2025-01-01T00:00:00Z"}
+            for i in page
+        ]
+        self._send_json(
+            {
+                "data": data,
+                "has_more": start + limit < len(ids),
+                "first_id": page[0] if page else None,
+                "last_id": page[-1] if page else None,
+            }
+        )
+
+    def _unknown_model(self, request: RecordedRequest, fault: Fault) -> bool:
+        model = (request.body or {}).get("model")
+        if model in self.upstream.models:
+            return False
+        self._send_error(request, 404, fault, f"The model `{model}` does not exist")
+        return True
+
+    def _usage_counts(self, request: RecordedRequest) -> tuple[int, int]:
+        messages = (request.body or {}).get("messages", [])
+        prompt = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
+        return prompt, len(self.upstream.reply)
+
+    def _chat_completion(self, request: RecordedRequest, fault: Fault) -> None:
+        if self._unknown_model(request, fault):
+            return
+        body = request.body or {}
+        prompt, completion = self._usage_counts(request)
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": self.upstream.cached_tokens},
+        }
+        base = {"id": "chatcmpl-fake", "created": 0, "model": body["model"]}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": "".join(self.upstream.reply)}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            self._send_json(base | {"object": "chat.completion", "choices": [choice], "usage": usage})
+            return
+
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return base | {"object": "chat.completion.chunk", "choices": [choice]}
+
+        events = [(None, chunk({"role": "assistant", "content": ""}))]
+        events += [("token", chunk({"content": token})) for token in self.upstream.reply]
+        events.append((None, chunk({}, "stop")))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage_chunk = base | {"object": "chat.completion.chunk", "choices": [], "usage": usage}
+            events.append((None, usage_chunk))
+        error = {"error": {"message": "The server had an error", "type": "server_error"}}
+        self._stream(events, fault, error_event=(None, error), done=True)
+
+    def _message(self, request: RecordedRequest, fault: Fault) -> None:
+        if self._unknown_model(request, fault):
+            return
+        body = request.body or {}
+        prompt, completion = self._usage_counts(request)
+        text = "".join(self.upstream.reply)
+        message = {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "stop_sequence": None,
+        }
+        usage = {"input_tokens": prompt, "cache_read_input_tokens": self.upstream.cached_tokens}
+        if not body.get("stream"):
+            content = [{"type": "text", "text": text}]
+            usage["output_tokens"] = completion
+            self._send_json(message | {"content": content, "stop_reason": "end_turn", "usage": usage})
+            return
+        # Event order from https://docs.anthropic.com/en/docs/build-with-claude/streaming
+        start = message | {"content": [], "stop_reason": None, "usage": usage | {"output_tokens": 1}}
+        events = [
+            ("message_start", {"type": "message_start", "message": start}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+            ("ping", {"type": "ping"}),
+        ]
+        events += [
+            (
+                "token",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}},
+            )
+            for t in self.upstream.reply
+        ]
+        events += [
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": completion},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        self._stream(events, fault, error_event=("error", error), done=False)
+
+    def _stream(
+        self,
+        events: list[tuple[str | None, dict]],
+        fault: Fault,
+        *,
+        error_event: tuple[str | None, dict],
+        done: bool,
+    ) -> None:
+        """Send SSE events; "token" events are the ones faults count and delays separate."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        delay = self.upstream.token_delay if fault.delay_between_tokens is None else fault.delay_between_tokens
+        sent = 0
+        for name, data in events:
+            if name == "token":
+                if sent == fault.cut_after_tokens:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # no final chunk: the client sees a cut
+                    return
+                if sent == fault.malformed_after_tokens:
+                    self._write_chunk(b'data: {"choices": [{"delta": {"content": "oops"\n\n')
+                    self._end_chunks()
+                    return
+                if sent == fault.error_event_after_tokens:
+                    self._write_event(*error_event)
+                    self._end_chunks()
+                    return
+                if sent:
+                    time.sleep(delay)
+                sent += 1
+                name = None if done else "content_block_delta"
+            self._write_event(name, data)
+        if done:
+            self._write_chunk(b"data: [DONE]\n\n")
+        self._end_chunks()
+
+    def _write_event(self, name: str | None, data: dict) -> None:
+        prefix = f"event: {name}\n" if name else ""
+        self._write_chunk(f"{prefix}data: {json.dumps(data)}\n\n".encode())
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send_error(self, request: RecordedRequest, status: int, fault: Fault, message: str) -> None:
+        if fault.echo_key:
+            message = f"{message}: {request.key}"
+        if request.protocol == "anthropic":
+            error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
+            body = {"type": "error", "error": {"type": error_type, "message": message}}
+        else:
+            code = _OPENAI_ERROR_CODES.get(status)
+            body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        self._send(status, json.dumps(body).encode(), content_type="application/json", headers=headers)
+
+    def _send_json(self, payload: dict) -> None:
+        self._send(200, json.dumps(payload).encode(), content_type="application/json")
+
+    def _send(
+        self, status: int, body: bytes, *, content_type: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def serving(upstream: FakeUpstream, port: int = 0) -> Iterator[FakeUpstream]:
+    """Serve `upstream` on 127.0.0.1 (port 0: any free port) until the block ends."""
+    handler = type("Handler", (_Handler,), {"upstream": upstream})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    upstream.anthropic_base_url = f"http://127.0.0.1:{server.server_port}"
+    upstream.base_url = f"{upstream.anthropic_base_url}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield upstream
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the fake LLM upstream on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--key", default=None, help="the only API key accepted (default: any)")
+    parser.add_argument("--tokens", type=int, default=20, help="tokens in each streamed reply")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    args = parser.parse_args()
+    upstream = FakeUpstream(
+        api_key=args.key,
+        reply=[f" tok{i}" for i in range(args.tokens)],
+        token_delay=args.token_delay,
+    )
+    with serving(upstream, args.port):
+        print(f"Fake upstream on {upstream.base_url} (Anthropic: {upstream.anthropic_base_url})")
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
