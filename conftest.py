@@ -16,6 +16,7 @@ from django.test import Client, override_settings
 from playwright.sync_api import Page, sync_playwright
 
 from config.tests.uvicorn import BASE_DIR, database_url, serve, stop
+from fakes.upstream import FakeUpstream, serving
 
 # Debian's chromium, not a Playwright download; the flags keep it off the closed network.
 CHROMIUM = "/usr/bin/chromium"
@@ -29,6 +30,13 @@ CHROMIUM_ARGS = [
 
 def pytest_report_header() -> str:
     return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[FakeUpstream]:
+    """A real server speaking OpenAI's and Anthropic's formats; see fakes/upstream.py."""
+    with serving(FakeUpstream()) as upstream:
+        yield upstream
 
 
 @pytest.fixture

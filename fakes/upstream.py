@@ -2,7 +2,8 @@
 wire formats, with faults a test can script and a record of every request received.
 
 Which protocol a request speaks is read the way the real APIs differ: Anthropic clients
-send `x-api-key` and `anthropic-version`; OpenAI-compatible clients send a bearer token.
+send an `anthropic-version` header (and the key as `x-api-key` or, in SDK 2.x, a bearer
+token); OpenAI-compatible clients send a bearer token.
 
     upstream = FakeUpstream(api_key="sk-test")        # None accepts any key
     with serving(upstream):                             # or the `fake_upstream` fixture
@@ -74,13 +75,13 @@ class RecordedRequest:
 
     @property
     def protocol(self) -> str:
-        return "anthropic" if "x-api-key" in self.headers else "openai"
+        return "anthropic" if "anthropic-version" in self.headers else "openai"
 
     @property
     def key(self) -> str:
-        if self.protocol == "anthropic":
-            return self.headers.get("x-api-key", "")
-        return self.headers.get("authorization", "").removeprefix("Bearer ")
+        """The key sent: Anthropic takes x-api-key or a bearer token, OpenAI a bearer token."""
+        bearer = self.headers.get("authorization", "").removeprefix("Bearer ")
+        return self.headers.get("x-api-key", bearer)
 
 
 @dataclass
@@ -109,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream: FakeUpstream
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean; the requests are recorded instead
 
     def do_GET(self) -> None:
@@ -173,7 +174,13 @@ class _Handler(BaseHTTPRequestHandler):
         start = ids.index(after) + 1 if after in ids else 0
         page = ids[start : start + limit]
         data = [
-            {"type": "model", "id": i, "display_name": i.title(), "created_at": "2025-01-01T00:00:00Z"}
+            {
+                "type": "model",
+                "id": i,
+                "display_name": i.title(),
+                "created_at": "2025-01-01T00:00:00Z",
+                "lifecycle": "active",
+            }
             for i in page
         ]
         self._send_json(
@@ -212,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             message = {"role": "assistant", "content": "".join(self.upstream.reply)}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            self._send_json(base | {"object": "chat.completion", "choices": [choice], "usage": usage})
+            self._send_json(
+                base | {"object": "chat.completion", "choices": [choice], "usage": usage}
+            )
             return
 
         def chunk(delta: dict, finish: str | None = None) -> dict:
@@ -245,22 +254,36 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             content = [{"type": "text", "text": text}]
             usage["output_tokens"] = completion
-            self._send_json(message | {"content": content, "stop_reason": "end_turn", "usage": usage})
+            self._send_json(
+                message | {"content": content, "stop_reason": "end_turn", "usage": usage}
+            )
             return
         # Event order from https://docs.anthropic.com/en/docs/build-with-claude/streaming
-        start = message | {"content": [], "stop_reason": None, "usage": usage | {"output_tokens": 1}}
+        start = message | {
+            "content": [],
+            "stop_reason": None,
+            "usage": usage | {"output_tokens": 1},
+        }
         events = [
             ("message_start", {"type": "message_start", "message": start}),
             (
                 "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
             ),
             ("ping", {"type": "ping"}),
         ]
         events += [
             (
                 "token",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}},
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": t},
+                },
             )
             for t in self.upstream.reply
         ]
@@ -293,7 +316,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        delay = self.upstream.token_delay if fault.delay_between_tokens is None else fault.delay_between_tokens
+        delay = (
+            self.upstream.token_delay
+            if fault.delay_between_tokens is None
+            else fault.delay_between_tokens
+        )
         sent = 0
         for name, data in events:
             if name == "token":
@@ -331,7 +358,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _send_error(self, request: RecordedRequest, status: int, fault: Fault, message: str) -> None:
+    def _send_error(
+        self, request: RecordedRequest, status: int, fault: Fault, message: str
+    ) -> None:
         if fault.echo_key:
             message = f"{message}: {request.key}"
         if request.protocol == "anthropic":
@@ -339,15 +368,29 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"type": "error", "error": {"type": error_type, "message": message}}
         else:
             code = _OPENAI_ERROR_CODES.get(status)
-            body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+            body = {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": code,
+                }
+            }
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        self._send(status, json.dumps(body).encode(), content_type="application/json", headers=headers)
+        self._send(
+            status, json.dumps(body).encode(), content_type="application/json", headers=headers
+        )
 
     def _send_json(self, payload: dict) -> None:
         self._send(200, json.dumps(payload).encode(), content_type="application/json")
 
     def _send(
-        self, status: int, body: bytes, *, content_type: str = "", headers: dict[str, str] | None = None
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.send_response(status)
         if content_type:
@@ -367,7 +410,8 @@ def serving(upstream: FakeUpstream, port: int = 0) -> Iterator[FakeUpstream]:
     server.daemon_threads = True
     upstream.anthropic_base_url = f"http://127.0.0.1:{server.server_port}"
     upstream.base_url = f"{upstream.anthropic_base_url}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, once per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield upstream

@@ -8,11 +8,13 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
 from providers import validators
 from providers.encryption import Secret
 from providers.fields import EncryptedTextField
 from providers.presets import PRESETS, Preset, key_prefix_warning
+from providers.runners.base import ProviderTarget
 
 
 class Protocol(models.TextChoices):
@@ -73,6 +75,40 @@ class Provider(models.Model):
 
     def masked_key(self) -> str:
         return self.api_key.masked()
+
+    def target(self) -> ProviderTarget:
+        """Plain values for a runner. Raises UnreadableSecretError for an unreadable key."""
+        settings = self.settings if isinstance(self.settings, dict) else {}
+        return ProviderTarget(
+            name=self.name,
+            protocol=self.protocol,
+            base_url=self.base_url,
+            api_key=self.api_key.reveal(),
+            allow_private_network=self.allow_private_network,
+            output_limit_param=self.preset_info.output_limit_param,
+            connect_timeout=settings.get("connect_timeout", ProviderTarget.connect_timeout),
+            read_timeout=settings.get("read_timeout", ProviderTarget.read_timeout),
+            extra_headers=tuple(settings.get("extra_headers", {}).items()),
+        )
+
+    def verification_model(self) -> LLMModel | None:
+        """The model a verification spends its one token on: the default, else the first."""
+        return self.models.filter(enabled=True).order_by("-is_default", "model_id").first()
+
+    def record_verification(self, *, ok: bool, latency_ms: int | None, error: str) -> None:
+        self.last_verified_at = timezone.now()
+        self.last_verification_ok = ok
+        self.last_latency_ms = latency_ms
+        self.last_error = error
+        self.save(
+            update_fields=[
+                "last_verified_at",
+                "last_verification_ok",
+                "last_latency_ms",
+                "last_error",
+                "updated_at",
+            ]
+        )
 
     def key_warning(self) -> str:
         """A sentence when the key looks like another vendor's (saved anyway)."""
@@ -151,6 +187,12 @@ class LLMModel(models.Model):
     source = models.CharField(max_length=20, choices=ModelSource, default=ModelSource.MANUAL)
     first_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    missing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the provider's model list stopped listing this model.",
+    )
     settings = models.JSONField(
         default=dict,
         blank=True,

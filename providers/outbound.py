@@ -81,8 +81,12 @@ def refusal_reason(address: IPAddress, *, allow_private_network: bool) -> str:
         return "it is a cloud metadata address, which is never allowed"
     if address.is_link_local:
         return "it is a link-local address, which is never allowed"
-    if address.is_multicast or address == _BROADCAST or (
-        address.is_reserved and not address.is_unspecified  # "::" is reserved and unspecified
+    if (
+        address.is_multicast
+        or address == _BROADCAST
+        or (
+            address.is_reserved and not address.is_unspecified  # "::" is reserved and unspecified
+        )
     ):
         return "it is not a unicast address"
     if address.is_global or allow_private_network:
@@ -94,7 +98,6 @@ def refusal_reason(address: IPAddress, *, allow_private_network: bool) -> str:
     else:
         kind = "a private address"
     return f"it is {kind}; turn on “Allow private network” for servers on your own network"
-
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:

@@ -22,6 +22,9 @@ class Preset:
     key_prefix: str = ""  # the usual start of the vendor's keys; "" when it has none
     starter_models: tuple[str, ...] = ()
     allow_private_network: bool = False
+    # The request field that caps output tokens: OpenAI's own API wants the newer name for
+    # its reasoning models; compatible APIs mostly know only max_tokens.
+    output_limit_param: str = "max_tokens"
 
     @property
     def key_env_var(self) -> str:
@@ -38,7 +41,8 @@ PRESETS: dict[str, Preset] = {
             base_url="https://api.openai.com/v1",
             requires_key=True,
             key_prefix="sk-",
-            starter_models=("gpt-5", "gpt-5-mini", "gpt-4.1"),
+            starter_models=("gpt-5.5", "gpt-5.4", "gpt-5.4-mini"),
+            output_limit_param="max_completion_tokens",
         ),
         Preset(
             slug="anthropic",
@@ -47,7 +51,7 @@ PRESETS: dict[str, Preset] = {
             base_url="https://api.anthropic.com",
             requires_key=True,
             key_prefix="sk-ant-",
-            starter_models=("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
+            starter_models=("claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5"),
         ),
         Preset(
             slug="ollama",

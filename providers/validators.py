@@ -132,7 +132,13 @@ class Headers:
         return ""
 
 
-Rule = Number | Text | TextList | Headers
+@dataclass(frozen=True)
+class Flag:
+    def problem(self, value: Any) -> str:
+        return "" if isinstance(value, bool) else f"must be true or false, not {_json_type(value)}"
+
+
+Rule = Number | Text | TextList | Headers | Flag
 
 # Sampling settings both protocols know; ranges from the OpenAI chat completions reference.
 MODEL_SETTINGS: dict[str, Rule] = {
@@ -149,6 +155,7 @@ PROVIDER_SETTINGS: dict[str, Rule] = {
     "connect_timeout": Number(0.5, 60),
     "read_timeout": Number(1, 600),
     "extra_headers": Headers(),
+    "auto_enable_new_models": Flag(),  # models found by "Fetch models" arrive enabled
 }
 
 

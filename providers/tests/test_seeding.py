@@ -23,7 +23,7 @@ def test_it_adds_every_built_in_provider_with_starter_models() -> None:
     assert (anthropic.protocol, anthropic.base_url) == ("anthropic", "https://api.anthropic.com")
     assert anthropic.is_builtin
     assert anthropic.models.count() == 3
-    assert anthropic.models.get(is_default=True).model_id == "claude-sonnet-4-5"
+    assert anthropic.models.get(is_default=True).model_id == "claude-sonnet-5-5"
     assert not Provider.objects.filter(preset="custom").exists()
 
 
@@ -55,14 +55,14 @@ def test_it_never_overwrites_what_someone_changed() -> None:
     openai = Provider.objects.get(preset="openai")
     openai.name = "OpenAI (research)"
     openai.save()
-    openai.models.filter(model_id="gpt-5").delete()
+    openai.models.filter(model_id="gpt-5.5").delete()
 
     report = seed_providers(api_keys={})
 
     assert report.created == []
     openai.refresh_from_db()
     assert openai.name == "OpenAI (research)"
-    assert not openai.models.filter(model_id="gpt-5").exists()
+    assert not openai.models.filter(model_id="gpt-5.5").exists()
 
 
 def test_a_deleted_built_in_comes_back_unless_seeding_only_an_empty_registry(

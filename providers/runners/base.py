@@ -1,0 +1,182 @@
+"""What every protocol runner speaks, and what it may raise.
+
+A runner talks to one provider over one wire protocol, through the official SDK on the
+guarded transport (providers/outbound.py). It gets plain values, never the ORM.
+
+ProviderError                 .user_message: one sentence for people; never holds a key
+├── AuthError                 401: key missing, wrong or revoked
+│   └── ForbiddenError        403: the key may not do this
+├── RateLimitError            429
+├── BadRequestError           other 4xx: our payload
+│   └── ModelNotFoundError    404: a model id the upstream lacks
+├── UpstreamTimeoutError      connect or read timeout
+├── UnavailableError          5xx, an error event mid-stream
+│   └── UnreachableError      refused or reset connection, unknown host
+├── DestinationRefusedError   the guarded transport refused the address
+└── MalformedResponseError    body or stream not in the protocol's shape, or a redirect
+
+Each class carries the `category` verification reports ("bad key", "rate limited", …).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Protocol
+
+from providers.encryption import mask
+from providers.outbound import RefusedAddressError
+
+
+class ProviderError(Exception):
+    category = "unexpected response"
+    user_message = "The provider answered in a way Switchboard did not expect."
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        self.detail = detail  # for logs and last_error; already redacted by the runner
+        self.status = status
+        super().__init__(f"{self.user_message} {detail}".strip())
+
+
+class AuthError(ProviderError):
+    category = "bad key"
+    user_message = "The provider rejected the API key."
+
+
+class ForbiddenError(AuthError):
+    category = "no permission"
+    user_message = "The API key is not allowed to do this."
+
+
+class RateLimitError(ProviderError):
+    category = "rate limited"
+    user_message = "The provider is rate limiting this key; try again shortly."
+
+
+class BadRequestError(ProviderError):
+    category = "unexpected response"
+    user_message = "The provider refused the request."
+
+
+class ModelNotFoundError(BadRequestError):
+    category = "model not found"
+    user_message = "The provider does not know this model."
+
+
+class UpstreamTimeoutError(ProviderError):
+    category = "timeout"
+    user_message = "The provider did not answer in time."
+
+
+class UnavailableError(ProviderError):
+    category = "unexpected response"
+    user_message = "The provider failed to answer; try again later."
+
+
+class UnreachableError(UnavailableError):
+    category = "network unreachable"
+    user_message = "The provider could not be reached."
+
+
+class DestinationRefusedError(ProviderError):
+    category = "refused address"
+    user_message = "Switchboard refused to connect to this address."
+
+
+class MalformedResponseError(ProviderError):
+    category = "unexpected response"
+    user_message = "The provider's answer was not in the expected format."
+
+
+def error_for_status(status: int, detail: str) -> ProviderError:
+    """One status mapping for every protocol; `detail` goes to logs and last_error."""
+    kinds: dict[int, type[ProviderError]] = {
+        401: AuthError,
+        403: ForbiddenError,
+        404: ModelNotFoundError,
+        429: RateLimitError,
+    }
+    if status in kinds:
+        kind = kinds[status]
+    elif 300 <= status < 400:
+        kind = MalformedResponseError  # redirects are never followed: a key stays put
+    elif status >= 500:
+        kind = UnavailableError
+    else:
+        kind = BadRequestError
+    return kind(f"HTTP {status}: {detail}", status=status)
+
+
+def redact(text: str, secret: str) -> str:
+    """`text` with every occurrence of `secret` masked: some upstreams echo the key back."""
+    return text.replace(secret, mask(secret)) if secret else text
+
+
+@dataclass(frozen=True)
+class UpstreamModel:
+    model_id: str
+    display_name: str = ""
+
+
+class Runner(Protocol):
+    async def list_models(self) -> list[UpstreamModel]: ...
+
+    async def check(self, model_id: str) -> None:
+        """Spend one output token on `model_id`: proof that the key can use it."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProviderTarget:
+    """What a runner needs to reach one provider, as plain values (the key decrypted)."""
+
+    name: str
+    protocol: str
+    base_url: str
+    api_key: str
+    allow_private_network: bool
+    output_limit_param: str = "max_tokens"
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+@contextmanager
+def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
+    """Turn an SDK's exceptions into ProviderErrors, with `secret` masked in every detail.
+
+    The openai and anthropic SDKs are generated from one template and share these
+    exception names, so one translation serves both; pass the SDK module.
+    """
+    try:
+        yield
+    except sdk.APITimeoutError as e:  # before its parent, APIConnectionError
+        raise UpstreamTimeoutError(redact(str(e.__cause__ or e.message), secret)) from e
+    except sdk.APIConnectionError as e:
+        if isinstance(e.__cause__, RefusedAddressError):
+            raise DestinationRefusedError(e.__cause__.user_message) from e
+        raise UnreachableError(redact(str(e.__cause__ or e.message), secret)) from e
+    except sdk.APIStatusError as e:
+        detail = redact(_upstream_message(e.body, e.message), secret)
+        retry_after = e.response.headers.get("retry-after")
+        if retry_after:
+            detail += f" (retry after {retry_after} s)"
+        raise error_for_status(e.status_code, detail) from e
+    except (sdk.APIResponseValidationError, json.JSONDecodeError) as e:
+        raise MalformedResponseError(redact(str(e), secret)[:300]) from e
+    except sdk.APIError as e:  # an `error` event in the middle of a stream
+        raise UnavailableError(redact(_upstream_message(e.body, e.message), secret)) from e
+
+
+def _upstream_message(body: object, fallback: str) -> str:
+    """The human part of an error body: OpenAI and Anthropic both nest it in "error"."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+    return fallback

@@ -1,0 +1,29 @@
+"""Which runner serves a provider: dispatch on its protocol, one entry per protocol."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+
+from providers import outbound
+from providers.runners.anthropic import AnthropicRunner
+from providers.runners.base import ProviderTarget, Runner
+from providers.runners.openai import OpenAIRunner
+
+RUNNERS = {"openai": OpenAIRunner, "anthropic": AnthropicRunner}
+
+
+@asynccontextmanager
+async def open_runner(target: ProviderTarget) -> AsyncIterator[Runner]:
+    """A runner on a fresh guarded client, closed when the block ends."""
+    client = outbound.build_client(
+        allow_private_network=target.allow_private_network,
+        timeout=httpx2.Timeout(target.read_timeout, connect=target.connect_timeout),
+    )
+    runner = RUNNERS[target.protocol](target, http_client=client)
+    try:
+        yield runner
+    finally:
+        await runner.aclose()
