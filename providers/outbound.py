@@ -69,7 +69,8 @@ class RefusedAddressError(Exception):
         self.host = host
         self.reason = reason
         self.address = address
-        where = host if address is None or str(address) == host else f"{host} ({address})"
+        shown = f"[{host}]" if ":" in host else host
+        where = shown if address is None or str(address) == host else f"{shown} ({address})"
         self.user_message = f"Refused to connect to {where}: {reason}."
         super().__init__(self.user_message)
 
@@ -81,13 +82,9 @@ def refusal_reason(address: IPAddress, *, allow_private_network: bool) -> str:
         return "it is a cloud metadata address, which is never allowed"
     if address.is_link_local:
         return "it is a link-local address, which is never allowed"
-    if (
-        address.is_multicast
-        or address == _BROADCAST
-        or (
-            address.is_reserved and not address.is_unspecified  # "::" is reserved and unspecified
-        )
-    ):
+    # Python counts all of ::/8 as reserved, "::" and "::1" among them.
+    reserved = address.is_reserved and not (address.is_unspecified or address.is_loopback)
+    if address.is_multicast or address == _BROADCAST or reserved:
         return "it is not a unicast address"
     if address.is_global or allow_private_network:
         return ""
@@ -147,8 +144,7 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        name = host.lower().rstrip(".")
-        if name in METADATA_HOSTS:
+        if host.lower().rstrip(".") in METADATA_HOSTS:
             raise RefusedAddressError(host, "it is a cloud metadata host, which is never allowed")
         with anyio.move_on_after(timeout) as deadline:
             addresses = await self._resolve(host, port)
@@ -213,3 +209,17 @@ def build_client(
         follow_redirects=False,
         trust_env=False,
     )
+
+
+def literal_refusal(host: str, *, allow_private_network: bool) -> str:
+    """Why a URL's host is refused before any lookup: a metadata name or a literal address.
+
+    For early feedback when a URL is saved; names that resolve are judged at connect time.
+    """
+    if host.lower().rstrip(".") in METADATA_HOSTS:
+        return "it is a cloud metadata host, which is never allowed"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return ""
+    return refusal_reason(address, allow_private_network=allow_private_network)

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2
 from django.core.exceptions import ValidationError
+
+from providers import outbound
 
 
 def validate_base_url(url: str, *, allow_private_network: bool) -> None:
@@ -45,6 +48,13 @@ def validate_base_url(url: str, *, allow_private_network: bool) -> None:
         )
     if parts.fragment or url.endswith("#"):
         raise ValidationError("Remove the fragment (“#…”) from the URL.", code="fragment")
+    try:
+        httpx2.URL(url)  # the client's own parser: it refuses e.g. "0177.0.0.1"
+    except httpx2.InvalidURL as error:
+        raise ValidationError(f"This is not a valid URL: {error}.", code="invalid") from None
+    reason = outbound.literal_refusal(parts.hostname, allow_private_network=allow_private_network)
+    if reason:
+        raise ValidationError(f"This address is refused: {reason}.", code="refused")
     if parts.scheme == "http" and not allow_private_network:
         raise ValidationError(
             "Use https://. Plain http:// is accepted only with “Allow private network” "

@@ -42,6 +42,11 @@ def errors_of(instance: Provider | LLMModel) -> dict[str, list[str]]:
         ("https://api.openai.com/v 1", "The URL contains spaces"),
         (" https://api.openai.com/v1", "The URL contains spaces"),
         ("http://api.openai.com/v1", "Use https://. Plain http:// is accepted only with"),
+        ("https://0177.0.0.1/v1", "This is not a valid URL: Invalid IPv4 address"),
+        ("https://10.0.0.5/v1", "This address is refused: it is a private address"),
+        ("https://[::1]:8080/v1", "This address is refused: it is a loopback address"),
+        ("https://169.254.169.254/v1", "it is a cloud metadata address, which is never allowed"),
+        ("https://metadata.google.internal/v1", "it is a cloud metadata host"),
     ],
 )
 def test_a_bad_base_url_is_refused_with_its_reason(url: str, message: str) -> None:
@@ -52,6 +57,13 @@ def test_a_bad_base_url_is_refused_with_its_reason(url: str, message: str) -> No
 
 def test_plain_http_is_accepted_on_a_private_network_provider() -> None:
     build_provider(base_url="http://localhost:11434/v1", allow_private_network=True).full_clean()
+    build_provider(base_url="http://192.168.1.20:8000/v1", allow_private_network=True).full_clean()
+
+
+def test_metadata_stays_refused_on_a_private_network_provider() -> None:
+    provider = build_provider(base_url="http://169.254.169.254/v1", allow_private_network=True)
+
+    assert "never allowed" in errors_of(provider)["base_url"][0]
 
 
 def test_an_enabled_provider_whose_preset_needs_a_key_must_have_one() -> None:
@@ -145,7 +157,10 @@ def test_changing_the_path_on_the_same_host_keeps_the_key() -> None:
         ({"extra_headers": ["X-Team"]}, "extra_headers: must be an object of header names"),
         ({"extra_headers": {"Bad Name": "x"}}, "header names must be non-empty"),
         ({"extra_headers": {"X-A": "a\r\nInjected: 1"}}, "header values must be on one line"),
-        ({"proxy": "http://x"}, "proxy: is not a known setting (known: connect_timeout"),
+        (
+            {"proxy": "http://x"},
+            "proxy: is not a known setting (known: auto_enable_new_models, connect_timeout",
+        ),
     ],
 )
 def test_provider_settings_are_checked_by_key(settings: Any, message: str) -> None:
