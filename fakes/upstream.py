@@ -95,6 +95,8 @@ class FakeUpstream:
     requests: list[RecordedRequest] = field(default_factory=list)
     base_url: str = ""
     anthropic_base_url: str = ""
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests handled at once, for concurrency bounds
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_fault(self) -> Fault:
@@ -104,6 +106,15 @@ class FakeUpstream:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def started(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def finished(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -120,6 +131,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
+        self.upstream.started()
+        try:
+            self._answer()
+        finally:
+            self.upstream.finished()
+
+    def _answer(self) -> None:
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""

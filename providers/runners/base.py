@@ -155,11 +155,11 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
     """
     try:
         yield
+    except RefusedAddressError as e:  # the SDKs let it through unwrapped
+        raise DestinationRefusedError(e.user_message) from e
     except sdk.APITimeoutError as e:  # before its parent, APIConnectionError
         raise UpstreamTimeoutError(redact(str(e.__cause__ or e.message), secret)) from e
     except sdk.APIConnectionError as e:
-        if isinstance(e.__cause__, RefusedAddressError):
-            raise DestinationRefusedError(e.__cause__.user_message) from e
         raise UnreachableError(redact(str(e.__cause__ or e.message), secret)) from e
     except sdk.APIStatusError as e:
         detail = redact(_upstream_message(e.body, e.message), secret)

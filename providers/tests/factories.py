@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakes.upstream import FakeUpstream
 from providers.models import LLMModel, Provider
 
 # Fake, but shaped like real keys so the leak checks mean something.
@@ -37,3 +38,16 @@ def make_model(provider: Provider, **overrides: Any) -> LLMModel:
     model.full_clean()
     model.save()
     return model
+
+
+def make_fake_provider(upstream: FakeUpstream, **overrides: Any) -> Provider:
+    """A provider pointed at the fake upstream on loopback, speaking `protocol`."""
+    anthropic = overrides.get("protocol") == "anthropic"
+    fields: dict[str, Any] = {
+        "name": "Fake Anthropic" if anthropic else "Fake OpenAI",
+        "preset": "custom",
+        "base_url": upstream.anthropic_base_url if anthropic else upstream.base_url,
+        "allow_private_network": True,
+        "api_key": ANTHROPIC_KEY if anthropic else OPENAI_KEY,
+    } | overrides
+    return make_provider(**fields)
