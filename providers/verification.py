@@ -53,8 +53,7 @@ async def verify_target(target: ProviderTarget, model_id: str | None) -> Verific
                 await runner.list_models()
     except ProviderError as error:
         latency = round((time.perf_counter() - started) * 1000)
-        message = f"{error.user_message} {error.detail}".strip()
-        return VerificationResult(False, latency, error.category, message, checked)
+        return VerificationResult(False, latency, error.category, error.description, checked)
     return VerificationResult(True, round((time.perf_counter() - started) * 1000), checked=checked)
 
 

@@ -38,7 +38,12 @@ class ProviderError(Exception):
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
         self.detail = detail  # for logs and last_error; already redacted by the runner
         self.status = status
-        super().__init__(f"{self.user_message} {detail}".strip())
+        super().__init__(self.description)
+
+    @property
+    def description(self) -> str:
+        """The user message with the upstream's detail: for admins, logs and last_error."""
+        return f"{self.user_message} {self.detail}".strip()
 
 
 class AuthError(ProviderError):

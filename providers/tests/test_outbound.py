@@ -7,7 +7,7 @@ import ipaddress
 import httpx2
 import pytest
 
-from fakes.upstream import Fault, FakeUpstream
+from fakes.upstream import FakeUpstream, Fault
 from providers.outbound import IPAddress, RefusedAddressError, build_client, resolve
 
 pytestmark = pytest.mark.anyio

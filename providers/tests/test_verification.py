@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.upstream import Fault, FakeUpstream
+from fakes.upstream import FakeUpstream, Fault
 from providers.models import Provider
 from providers.tests.factories import (
     ANTHROPIC_KEY,

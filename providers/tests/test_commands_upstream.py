@@ -1,0 +1,89 @@
+"""verify_providers and fetch_models, run as a person would, against the fake upstream."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from fakes.upstream import FakeUpstream, Fault
+from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+
+pytestmark = pytest.mark.django_db
+
+
+def test_verify_providers_prints_one_line_each(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_model(make_fake_provider(fake_upstream), model_id="gpt-4o")
+
+    call_command("verify_providers")
+
+    out = capsys.readouterr().out
+    assert "Fake OpenAI: OK in " in out
+    assert "(model gpt-4o)" in out
+    assert "1 providers verified." in out
+
+
+def test_verify_providers_fails_with_json_and_no_key(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_fake_provider(fake_upstream, name="Good")
+    make_fake_provider(fake_upstream, name="Bad")
+    fake_upstream.faults += [Fault(), Fault(status=401, echo_key=True)]
+
+    with pytest.raises(CommandError, match=r"1 of 2 providers failed verification\."):
+        call_command("verify_providers", "--provider", "Good", "--provider", "Bad", "--json")
+
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert [(r["provider"], r["ok"], r["category"]) for r in results] == [
+        ("Good", True, ""),
+        ("Bad", False, "bad key"),
+    ]
+    assert OPENAI_KEY not in captured.out + captured.err
+
+
+def test_an_unknown_provider_name_is_named(fake_upstream: FakeUpstream) -> None:
+    make_fake_provider(fake_upstream)
+
+    with pytest.raises(CommandError, match=r"No provider named Nope \(known: Fake OpenAI\)"):
+        call_command("verify_providers", "--provider", "Nope")
+
+
+def test_only_enabled_providers_are_verified_by_default(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_fake_provider(fake_upstream, name="On")
+    make_fake_provider(fake_upstream, name="Off", enabled=False)
+
+    call_command("verify_providers")
+
+    assert "Off" not in capsys.readouterr().out
+
+
+def test_fetch_models_summarises_each_provider(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+
+    call_command("fetch_models", "--enable-new")
+
+    assert "Fake OpenAI: 2 new, 0 missing, 0 unchanged (gpt-4o, gpt-4o-mini)" in (
+        capsys.readouterr().out
+    )
+    assert provider.models.filter(enabled=True).count() == 2
+
+
+def test_fetch_models_reports_a_failure_and_exits_non_zero(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_fake_provider(fake_upstream)
+    fake_upstream.faults.append(Fault(status=429, retry_after=5))
+
+    with pytest.raises(CommandError, match=r"1 of 1 providers could not list models\."):
+        call_command("fetch_models")
+
+    assert "rate limiting this key" in capsys.readouterr().out
