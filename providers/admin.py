@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.forms import BaseFormSet, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
+from providers import discovery, verification
+from providers.encryption import UnreadableSecretError
 from providers.forms import (
     ModelChangelistFormSet,
     ModelInlineFormSet,
@@ -16,6 +22,7 @@ from providers.forms import (
     ProviderForm,
 )
 from providers.models import LLMModel, Provider
+from providers.runners.base import ProviderError
 
 admin.site.site_header = "Switchboard administration"
 admin.site.site_title = "Switchboard"
@@ -35,9 +42,11 @@ class LLMModelInline(admin.TabularInline):
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
     inlines = [LLMModelInline]
-    list_display = ("name", "preset", "protocol", "enabled", "key", "model_count")
+    list_display = ("name", "preset", "protocol", "enabled", "key", "model_count", "status")
     list_filter = ("preset", "protocol", "enabled", "is_builtin")
     search_fields = ("name", "base_url")
+    actions = ["verify_selected", "fetch_models_selected"]
+    change_form_template = "admin/providers/provider/change_form.html"
     readonly_fields = (
         "is_builtin",
         "last_verified_at",
@@ -76,6 +85,91 @@ class ProviderAdmin(admin.ModelAdmin):
     def model_count(self, provider: Provider) -> int:
         return provider.model_count
 
+    @admin.display(description="Last verified", ordering="last_verified_at")
+    def status(self, provider: Provider) -> str:
+        if provider.last_verification_ok is None:
+            return "—"
+        if provider.last_verification_ok:
+            return f"OK, {provider.last_latency_ms} ms"
+        return provider.last_error.split(":", 1)[0]  # the category: "bad key", "timeout", …
+
+    # --- verify and fetch models: buttons on the change page, and bulk actions -----------
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/verify/", view(self.verify_view), name="providers_provider_verify"),
+            path(
+                "<int:pk>/fetch-models/",
+                view(self.fetch_models_view),
+                name="providers_provider_fetch_models",
+            ),
+            path(
+                "enable-models/",
+                view(self.enable_models_view),
+                name="providers_provider_enable_models",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Verify selected providers")
+    def verify_selected(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider, result in verification.verify_providers(list(queryset)):
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{provider.name}: {result.summary}", level)
+
+    @admin.action(description="Fetch models for selected providers")
+    def fetch_models_selected(
+        self, request: HttpRequest, queryset: QuerySet[Provider]
+    ) -> TemplateResponse:
+        return self._discovery_page(request, list(queryset))
+
+    def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        provider = self._provider_to_change(request, pk)
+        self.verify_selected(request, Provider.objects.filter(pk=provider.pk))
+        return HttpResponseRedirect(reverse("admin:providers_provider_change", args=[pk]))
+
+    def fetch_models_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._discovery_page(request, [self._provider_to_change(request, pk)])
+
+    @staticmethod
+    def _discovery_page(request: HttpRequest, providers: list[Provider]) -> TemplateResponse:
+        outcomes = []
+        for provider in providers:
+            try:
+                outcomes.append((provider, discovery.fetch_models(provider), ""))
+            except ProviderError as error:
+                outcomes.append((provider, None, error.description))
+            except (discovery.DiscoveryError, UnreadableSecretError) as error:
+                outcomes.append((provider, None, error.user_message))
+        new = [model for _, summary, _ in outcomes if summary for model in summary.new]
+        context = {
+            **admin.site.each_context(request),
+            "title": "Fetched models",
+            "outcomes": outcomes,
+            "new_disabled": [model.pk for model in new if not model.enabled],
+        }
+        return TemplateResponse(request, "admin/providers/provider/discovery.html", context)
+
+    @staticmethod
+    def enable_models_view(request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:providers_llmmodel_changelist"))
+        if not request.user.has_perm("providers.change_llmmodel"):
+            raise PermissionDenied
+        ids = request.POST.getlist("model")
+        enabled = LLMModel.objects.filter(pk__in=ids, enabled=False).update(enabled=True)
+        messages.success(request, f"Enabled {enabled} models.")
+        return HttpResponseRedirect(reverse("admin:providers_llmmodel_changelist"))
+
+    def _provider_to_change(self, request: HttpRequest, pk: int) -> Provider:
+        if request.method != "POST":
+            raise PermissionDenied  # these change state: a link or a prefetch must not
+        provider = get_object_or_404(Provider, pk=pk)
+        if not self.has_change_permission(request, provider):
+            raise PermissionDenied
+        return provider
+
     def save_model(
         self, request: HttpRequest, obj: Provider, form: ModelForm, change: bool
     ) -> None:
@@ -95,14 +189,35 @@ class ProviderAdmin(admin.ModelAdmin):
         formset.save_m2m()
 
 
+class ListedUpstreamFilter(admin.SimpleListFilter):
+    title = "upstream list"
+    parameter_name = "listed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Listed"), ("no", "No longer listed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[LLMModel]) -> QuerySet[LLMModel]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(missing_since__isnull=self.value() == "yes")
+        return queryset
+
+
 @admin.register(LLMModel)
 class LLMModelAdmin(admin.ModelAdmin):
-    list_display = ("model_id", "display_name", "provider", "enabled", "is_default", "source")
+    list_display = (
+        "model_id",
+        "display_name",
+        "provider",
+        "enabled",
+        "is_default",
+        "source",
+        "missing_since",
+    )
     list_editable = ("enabled", "is_default")
-    list_filter = ("provider", "enabled", "is_default", "source")
+    list_filter = ("provider", "enabled", "is_default", "source", ListedUpstreamFilter)
     list_select_related = ("provider",)
     search_fields = ("model_id", "display_name")
-    readonly_fields = ("source", "first_seen_at", "last_seen_at")
+    readonly_fields = ("source", "first_seen_at", "last_seen_at", "missing_since")
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[ModelForm]:
         return super().get_changelist_form(request, form=ModelRowForm, **kwargs)

@@ -28,7 +28,7 @@ class _FormFields(HTMLParser):
                 if "checked" in a:
                     self.fields[a["name"]] = a.get("value", "on")
                 return
-            self.fields[a["name"]] = a.get("value", "")
+            self._add(a["name"], a.get("value", ""))
         elif tag == "select":
             self._select = a["name"]
             self.fields.setdefault(self._select, "")
@@ -37,6 +37,15 @@ class _FormFields(HTMLParser):
         elif tag == "textarea":
             self._textarea = a["name"]
             self.fields[self._textarea] = ""
+
+    def _add(self, name: str, value: str) -> None:
+        """A name given more than once posts every value, as a browser does."""
+        if name not in self.fields:
+            self.fields[name] = value
+        elif isinstance(self.fields[name], list):
+            self.fields[name].append(value)
+        else:
+            self.fields[name] = [self.fields[name], value]
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

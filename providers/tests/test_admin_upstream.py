@@ -1,0 +1,146 @@
+"""Verify and Fetch models from the admin: buttons, bulk actions, the discovery page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from fakes.upstream import FakeUpstream, Fault
+from providers.models import Provider
+from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from providers.tests.html_forms import form_fields
+
+pytestmark = pytest.mark.django_db
+
+
+def page_text(response) -> str:
+    return response.content.decode()
+
+
+def test_the_change_page_has_verify_and_fetch_buttons(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+
+    html = page_text(
+        staff_client.get(reverse("admin:providers_provider_change", args=[provider.pk]))
+    )
+
+    assert reverse("admin:providers_provider_verify", args=[provider.pk]) in html
+    assert '<button type="submit" class="historylink">Verify</button>' in html
+    assert '<button type="submit" class="historylink">Fetch models</button>' in html
+
+
+def test_verify_shows_the_result_on_the_change_page(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    make_model(provider, model_id="gpt-4o")
+
+    response = staff_client.post(
+        reverse("admin:providers_provider_verify", args=[provider.pk]), follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:providers_provider_change", args=[provider.pk]
+    )
+    assert re.search(r"Fake OpenAI: OK in \d+ ms \(model gpt-4o\)", page_text(response))
+    assert Provider.objects.get(pk=provider.pk).last_verification_ok
+
+
+def test_verify_refuses_a_get(staff_client: Client, fake_upstream: FakeUpstream) -> None:
+    provider = make_fake_provider(fake_upstream)
+
+    response = staff_client.get(reverse("admin:providers_provider_verify", args=[provider.pk]))
+
+    assert response.status_code == 403
+    assert fake_upstream.requests == []
+
+
+def test_bulk_verify_shows_each_result_and_never_the_key(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    good = make_fake_provider(fake_upstream, name="Good")
+    bad = make_fake_provider(fake_upstream, name="Bad")
+    fake_upstream.api_key = OPENAI_KEY
+    Provider.objects.filter(pk=bad.pk).update(api_key="sk-proj-wrong-key-000000000000")
+    url = reverse("admin:providers_provider_changelist")
+
+    response = staff_client.post(
+        url,
+        {"action": "verify_selected", "_selected_action": [good.pk, bad.pk]},
+        follow=True,
+    )
+
+    html = page_text(response)
+    assert re.search(r"Good: OK in \d+ ms \(model list\)", html)
+    assert "Bad: bad key: The provider rejected the API key." in html
+    assert '<td class="field-status">bad key</td>' in html
+    assert OPENAI_KEY not in html
+    assert "sk-proj-wrong-key-000000000000" not in html
+
+
+def test_fetch_models_shows_new_models_and_enables_them_in_one_click(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    make_model(provider, model_id="retired-model")
+
+    response = staff_client.post(
+        reverse("admin:providers_provider_fetch_models", args=[provider.pk])
+    )
+
+    html = page_text(response)
+    assert "2 new, 1 missing, 0 unchanged" in html
+    assert "<mark>gpt-4o</mark>" in html
+    assert "No longer listed" in html
+    assert "Enable the 2 new models" in html
+    assert not provider.models.filter(model_id="gpt-4o").get().enabled
+
+    data = form_fields(html, "enable-new-models")
+    staff_client.post(reverse("admin:providers_provider_enable_models"), data)
+
+    assert provider.models.filter(enabled=True).count() == 3
+
+
+def test_a_failed_fetch_is_shown_and_changes_nothing(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    fake_upstream.faults.append(Fault(body=b"<html>Bad gateway</html>"))
+
+    response = staff_client.post(
+        reverse("admin:providers_provider_fetch_models", args=[provider.pk])
+    )
+
+    assert "not in the expected format" in page_text(response)
+    assert not provider.models.exists()
+
+
+def test_bulk_fetch_lists_each_provider(staff_client: Client, fake_upstream: FakeUpstream) -> None:
+    first = make_fake_provider(fake_upstream, name="First")
+    second = make_fake_provider(fake_upstream, name="Second")
+
+    response = staff_client.post(
+        reverse("admin:providers_provider_changelist"),
+        {"action": "fetch_models_selected", "_selected_action": [first.pk, second.pk]},
+    )
+
+    html = page_text(response)
+    assert html.count("2 new, 0 missing, 0 unchanged") == 2
+    assert "Enable the 4 new models" in html
+
+
+def test_the_model_list_filters_models_no_longer_listed(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    make_model(provider, model_id="gone-model")
+    staff_client.post(reverse("admin:providers_provider_fetch_models", args=[provider.pk]))
+
+    response = staff_client.get(reverse("admin:providers_llmmodel_changelist"), {"listed": "no"})
+
+    assert [m.model_id for m in response.context["cl"].result_list] == ["gone-model"]
