@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Protocol
 
@@ -143,8 +143,8 @@ class ProviderTarget:
     name: str
     protocol: str
     base_url: str
-    api_key: str
-    allow_private_network: bool
+    api_key: str = field(repr=False)  # a repr lands in logs and tracebacks
+    allow_private_network: bool = False
     output_limit_param: str = "max_tokens"
     connect_timeout: float = 5.0
     read_timeout: float = 60.0

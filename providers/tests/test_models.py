@@ -280,3 +280,11 @@ def test_saving_a_new_default_lets_the_old_one_step_down() -> None:
     old.refresh_from_db()
     assert not old.is_default
     assert LLMModel.objects.get(is_default=True) == new
+
+
+def test_a_runner_target_carries_the_key_but_never_prints_it() -> None:
+    target = make_provider().target()
+
+    assert target.api_key == OPENAI_KEY
+    assert OPENAI_KEY not in repr(target)
+    assert OPENAI_KEY not in str(target)
