@@ -47,6 +47,10 @@ class ProviderAdmin(admin.ModelAdmin):
     search_fields = ("name", "base_url")
     actions = ["verify_selected", "fetch_models_selected"]
     change_form_template = "admin/providers/provider/change_form.html"
+
+    class Media:
+        css = {"all": ("css/admin.css",)}
+
     readonly_fields = (
         "is_builtin",
         "last_verified_at",
