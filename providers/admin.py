@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
 from providers import discovery, verification
 from providers.encryption import UnreadableSecretError
@@ -100,7 +102,10 @@ class ProviderAdmin(admin.ModelAdmin):
     # --- verify and fetch models: buttons on the change page, and bulk actions -----------
 
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view
+        def view(function: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            # POST only: these change state, and a link or a prefetch must not.
+            return self.admin_site.admin_view(require_POST(function))
+
         return [
             path("<int:pk>/verify/", view(self.verify_view), name="providers_provider_verify"),
             path(
@@ -136,8 +141,7 @@ class ProviderAdmin(admin.ModelAdmin):
     def fetch_models_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return self._discovery_page(request, [self._provider_to_change(request, pk)])
 
-    @staticmethod
-    def _discovery_page(request: HttpRequest, providers: list[Provider]) -> TemplateResponse:
+    def _discovery_page(self, request: HttpRequest, providers: list[Provider]) -> TemplateResponse:
         outcomes = []
         for provider in providers:
             try:
@@ -148,7 +152,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 outcomes.append((provider, None, error.user_message))
         new = [model for _, summary, _ in outcomes if summary for model in summary.new]
         context = {
-            **admin.site.each_context(request),
+            **self.admin_site.each_context(request),
             "title": "Fetched models",
             "outcomes": outcomes,
             "new_disabled": [model.pk for model in new if not model.enabled],
@@ -157,8 +161,6 @@ class ProviderAdmin(admin.ModelAdmin):
 
     @staticmethod
     def enable_models_view(request: HttpRequest) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:providers_llmmodel_changelist"))
         if not request.user.has_perm("providers.change_llmmodel"):
             raise PermissionDenied
         ids = request.POST.getlist("model")
@@ -167,8 +169,6 @@ class ProviderAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:providers_llmmodel_changelist"))
 
     def _provider_to_change(self, request: HttpRequest, pk: int) -> Provider:
-        if request.method != "POST":
-            raise PermissionDenied  # these change state: a link or a prefetch must not
         provider = get_object_or_404(Provider, pk=pk)
         if not self.has_change_permission(request, provider):
             raise PermissionDenied

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from providers.models import Provider
 
@@ -16,3 +16,12 @@ def providers_named(names: list[str] | None) -> list[Provider]:
         known = ", ".join(Provider.objects.values_list("name", flat=True)) or "none"
         raise CommandError(f"No provider named {', '.join(unknown)} (known: {known}).")
     return [found[name] for name in names]
+
+
+def add_provider_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--provider",
+        action="append",
+        metavar="NAME",
+        help="Act on this provider (repeatable); default: every enabled provider.",
+    )

@@ -5,20 +5,19 @@ from __future__ import annotations
 import anthropic
 import httpx2
 
-from providers.runners.base import ProviderTarget, UpstreamModel, translated_errors
+from providers.runners.base import (
+    ProviderTarget,
+    UpstreamModel,
+    sdk_options,
+    translated_errors,
+)
 
 
 class AnthropicRunner:
     def __init__(self, target: ProviderTarget, *, http_client: httpx2.AsyncClient) -> None:
         self._target = target
         self._client = anthropic.AsyncAnthropic(
-            base_url=target.base_url,
-            api_key=target.api_key,
-            http_client=http_client,
-            timeout=http_client.timeout,
-            max_retries=0,  # a retry is the caller's choice, made before any token was relayed
-            default_headers=dict(target.extra_headers),
-            _strict_response_validation=True,  # a body of the wrong shape is an error, not data
+            api_key=target.api_key, **sdk_options(target, http_client)
         )
 
     async def list_models(self) -> list[UpstreamModel]:

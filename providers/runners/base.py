@@ -25,7 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
+
+import httpx2
 
 from providers.encryption import mask
 from providers.outbound import RefusedAddressError
@@ -149,6 +151,18 @@ class ProviderTarget:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+def sdk_options(target: ProviderTarget, http_client: httpx2.AsyncClient) -> dict[str, Any]:
+    """Constructor arguments both official SDKs take, set the same way for both."""
+    return {
+        "base_url": target.base_url,
+        "http_client": http_client,  # the guarded transport: see providers/outbound.py
+        "timeout": http_client.timeout,
+        "max_retries": 0,  # a retry is the caller's choice, made before any token was relayed
+        "default_headers": dict(target.extra_headers),
+        "_strict_response_validation": True,  # a body of the wrong shape is an error, not data
+    }
 
 
 @contextmanager

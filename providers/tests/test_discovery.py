@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.discovery import DiscoveryError, fetch_models
 from providers.models import LLMModel, ModelSource
 from providers.runners.base import AuthError, MalformedResponseError
+from providers.tests.concurrency import run_at_once
 from providers.tests.factories import make_fake_provider, make_model
 
 pytestmark = pytest.mark.django_db
@@ -152,21 +150,7 @@ def test_ids_that_are_not_model_ids_are_skipped(fake_upstream: FakeUpstream) -> 
 def test_two_fetches_at_once_create_each_model_once(fake_upstream: FakeUpstream) -> None:
     fake_upstream.models = [f"model-{n}" for n in range(20)]
     provider = make_fake_provider(fake_upstream)
-    errors: list[BaseException] = []
-
-    def fetch() -> None:
-        try:
-            fetch_models(provider)
-        except BaseException as e:  # reported by the assertion below
-            errors.append(e)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=fetch) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_at_once(lambda: fetch_models(provider), times=3)
 
     assert errors == []
     assert LLMModel.objects.filter(provider=provider).count() == 20

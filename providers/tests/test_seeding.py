@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -10,6 +8,7 @@ from django.db import connection
 from providers.models import LLMModel, Provider
 from providers.presets import BUILTIN_PRESETS
 from providers.seeding import seed_providers
+from providers.tests.concurrency import run_at_once
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -143,21 +142,7 @@ def test_a_malformed_env_key_stops_the_seed_and_names_the_variable(settings) -> 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_seeds_at_once_create_each_provider_once() -> None:
-    errors: list[BaseException] = []
-
-    def seed() -> None:
-        try:
-            seed_providers(api_keys={})
-        except BaseException as e:  # reported by the assertion below
-            errors.append(e)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=seed) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_at_once(lambda: seed_providers(api_keys={}), times=2)
 
     assert errors == []
     assert Provider.objects.count() == 10

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from providers.discovery import DiscoveryError, fetch_models
 from providers.encryption import UnreadableSecretError
 from providers.runners.base import ProviderError
-from providers.selection import providers_named
+from providers.selection import add_provider_argument, providers_named
 
 
 class Command(BaseCommand):
@@ -19,9 +19,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--provider", action="append", metavar="NAME", help="This provider (repeatable)."
-        )
+        add_provider_argument(parser)
         parser.add_argument(
             "--enable-new", action="store_true", help="Enable the models found new."
         )

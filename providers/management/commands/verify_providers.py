@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.selection import providers_named
+from providers.selection import add_provider_argument, providers_named
 from providers.verification import verify_providers
 
 
@@ -18,9 +18,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--provider", action="append", metavar="NAME", help="Verify this provider (repeatable)."
-        )
+        add_provider_argument(parser)
         parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
 
     def handle(self, *args: Any, provider: list[str] | None, json: bool, **options: Any) -> None:
