@@ -144,3 +144,19 @@ def test_the_model_list_filters_models_no_longer_listed(
     response = staff_client.get(reverse("admin:providers_llmmodel_changelist"), {"listed": "no"})
 
     assert [m.model_id for m in response.context["cl"].result_list] == ["gone-model"]
+
+
+def test_enabling_models_needs_the_change_permission(
+    client: Client, fake_upstream: FakeUpstream, django_user_model
+) -> None:
+    model = make_model(make_fake_provider(fake_upstream), model_id="gpt-4o", enabled=False)
+    viewer = django_user_model.objects.create_user("viewer", password="viewer-password-1")
+    viewer.is_staff = True
+    viewer.save()
+    client.force_login(viewer)
+
+    response = client.post(reverse("admin:providers_provider_enable_models"), {"model": model.pk})
+
+    assert response.status_code == 403
+    model.refresh_from_db()
+    assert not model.enabled
