@@ -41,6 +41,7 @@ _ANTHROPIC_ERROR_TYPES = {
     503: "api_error",
     529: "overloaded_error",
 }
+_BROKEN_JSON_LINE = b'data: {"choices": [{"delta": {"content": "oops"\n\n'
 _OPENAI_ERROR_CODES = {
     401: "invalid_api_key",
     403: "insufficient_permissions",
@@ -348,7 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
                     self.connection.shutdown(2)  # no final chunk: the client sees a cut
                     return
                 if sent == fault.malformed_after_tokens:
-                    self._write_chunk(b'data: {"choices": [{"delta": {"content": "oops"\n\n')
+                    event = b"" if done else b"event: content_block_delta\n"
+                    self._write_chunk(
+                        event + b'data: {"choices": [{"delta": {"content": "oops"\n\n'
+                    )
                     self._end_chunks()
                     return
                 if sent == fault.error_event_after_tokens:

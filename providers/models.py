@@ -236,6 +236,12 @@ class LLMModel(models.Model):
             validators.validate_settings(self.settings, validators.MODEL_SETTINGS)
         except ValidationError as e:
             errors["settings"] = [e]
+        if self.provider_id and self.provider.protocol == Protocol.ANTHROPIC:
+            unsupported = sorted(validators.NOT_ON_ANTHROPIC & set(self.settings or {}))
+            errors.setdefault("settings", []).extend(
+                ValidationError(f"{key}: Anthropic's Messages API does not take this setting")
+                for key in unsupported
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -161,6 +161,10 @@ MODEL_SETTINGS: dict[str, Rule] = {
     "system_prompt": Text(max_length=20_000),
 }
 
+# Anthropic's current Messages API takes none of these (anthropic SDK 2.x has no such
+# arguments); refusing them on Anthropic models beats ignoring them silently.
+NOT_ON_ANTHROPIC = frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+
 PROVIDER_SETTINGS: dict[str, Rule] = {
     "connect_timeout": Number(0.5, 60),
     "read_timeout": Number(1, 600),

@@ -21,7 +21,7 @@ Each class carries the `category` verification reports ("bad key", "rate limited
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -128,7 +128,42 @@ class UpstreamModel:
     display_name: str = ""
 
 
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "user" | "assistant" | "system"
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model_id: str
+    messages: tuple[ChatMessage, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)  # validators.MODEL_SETTINGS
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Finish:
+    reason: str  # the upstream's own word: "stop", "length", "end_turn", "max_tokens", …
+
+
+Event = TextDelta | Usage | Finish
+
+
 class Runner(Protocol):
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]: ...
+
     async def list_models(self) -> list[UpstreamModel]: ...
 
     async def check(self, model_id: str) -> None:
@@ -165,6 +200,9 @@ def sdk_options(target: ProviderTarget, http_client: httpx2.AsyncClient) -> dict
     }
 
 
+STREAM_CUT = "The connection closed in the middle of the answer."
+
+
 @contextmanager
 def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
     """Turn an SDK's exceptions into ProviderErrors, with `secret` masked in every detail.
@@ -176,12 +214,22 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
         yield
     except RefusedAddressError as e:  # the SDKs let it through unwrapped
         raise DestinationRefusedError(e.user_message) from e
+    # While a stream is read, the anthropic SDK lets transport errors through unwrapped.
+    except httpx2.TimeoutException as e:
+        raise UpstreamTimeoutError(str(e)) from e
+    except (httpx2.RemoteProtocolError, httpx2.ReadError) as e:
+        raise UnavailableError(STREAM_CUT) from e
     except sdk.APITimeoutError as e:  # before its parent, APIConnectionError
         raise UpstreamTimeoutError(redact(str(e.__cause__ or e.message), secret)) from e
     except sdk.APIConnectionError as e:
+        if isinstance(e.__cause__, httpx2.RemoteProtocolError | httpx2.ReadError):
+            # The connection opened and then broke: mid-stream, not unreachable.
+            raise UnavailableError(STREAM_CUT) from e
         raise UnreachableError(redact(str(e.__cause__ or e.message), secret)) from e
     except sdk.APIStatusError as e:
         detail = redact(_upstream_message(e.body, e.message), secret)
+        if e.status_code < 300:  # an error event inside a stream that began with 200
+            raise UnavailableError(detail) from e
         retry_after = e.response.headers.get("retry-after")
         if retry_after:
             detail += f" (retry after {retry_after} s)"

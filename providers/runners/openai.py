@@ -7,12 +7,20 @@ only maps our values onto it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
 import httpx2
 import openai
 
 from providers.runners.base import (
+    ChatRequest,
+    Event,
+    Finish,
     ProviderTarget,
+    TextDelta,
     UpstreamModel,
+    Usage,
     sdk_options,
     translated_errors,
 )
@@ -25,6 +33,42 @@ class OpenAIRunner:
             api_key=target.api_key or "none",  # Ollama needs no key; the SDK refuses an empty one
             **sdk_options(target, http_client),
         )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        with translated_errors(openai, secret=self._target.api_key):
+            chunks = await self._client.chat.completions.create(
+                model=request.model_id,
+                messages=self._messages(request),
+                stream=True,
+                stream_options={"include_usage": True},
+                **self._parameters(request.settings),
+            )
+            async for chunk in chunks:
+                for choice in chunk.choices:
+                    if choice.delta.content:  # the first chunk carries the role and ""
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        yield Finish(choice.finish_reason)
+                if chunk.usage:  # comes last, in a chunk with no choices
+                    details = chunk.usage.prompt_tokens_details
+                    yield Usage(
+                        chunk.usage.prompt_tokens,
+                        chunk.usage.completion_tokens,
+                        (details.cached_tokens or 0) if details else 0,
+                    )
+
+    @staticmethod
+    def _messages(request: ChatRequest) -> list[dict[str, str]]:
+        system = request.settings.get("system_prompt")
+        messages = [{"role": "system", "content": system}] if system else []
+        return messages + [{"role": m.role, "content": m.content} for m in request.messages]
+
+    def _parameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        passed = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "stop")
+        parameters = {name: settings[name] for name in passed if name in settings}
+        if "max_tokens" in settings:
+            parameters[self._target.output_limit_param] = settings["max_tokens"]
+        return parameters
 
     async def list_models(self) -> list[UpstreamModel]:
         with translated_errors(openai, secret=self._target.api_key):

@@ -288,3 +288,23 @@ def test_a_runner_target_carries_the_key_but_never_prints_it() -> None:
     assert target.api_key == OPENAI_KEY
     assert OPENAI_KEY not in repr(target)
     assert OPENAI_KEY not in str(target)
+
+
+def test_sampling_settings_are_refused_on_an_anthropic_model() -> None:
+    anthropic = make_provider(
+        name="Anthropic",
+        preset="anthropic",
+        protocol="anthropic",
+        base_url="https://api.anthropic.com",
+        api_key=ANTHROPIC_KEY,
+    )
+    model = LLMModel(
+        provider=anthropic,
+        model_id="claude-sonnet-5-5",
+        settings={"temperature": 0.5, "top_p": 0.9, "max_tokens": 1000},
+    )
+
+    assert errors_of(model)["settings"] == [
+        "temperature: Anthropic's Messages API does not take this setting",
+        "top_p: Anthropic's Messages API does not take this setting",
+    ]
