@@ -1,7 +1,14 @@
-"""Which runner serves a provider: dispatch on its protocol, one entry per protocol."""
+"""Which runner serves a provider, and which model serves a message.
+
+Runners dispatch on the provider's protocol, one entry per protocol. A chat keeps one
+long-lived runner per provider (its HTTP connections pooled), rebuilt when the provider's
+settings or key change; any process can rebuild it, so it may live in this module.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +16,17 @@ import httpx2
 from django.utils.module_loading import import_string
 
 from providers import outbound
-from providers.runners.base import ProviderTarget, Runner
+from providers.runners.base import (
+    ChatRequest,
+    Event,
+    ProviderTarget,
+    Runner,
+    TextDelta,
+    UnavailableError,
+    UpstreamTimeoutError,
+)
+
+logger = logging.getLogger(__name__)
 
 # Dotted paths, imported on first use: the two SDKs take about 1.6 s to import, which
 # every manage.py command and worker start would otherwise pay (python -X importtime).
@@ -19,15 +36,59 @@ RUNNERS = {
 }
 
 
-@asynccontextmanager
-async def open_runner(target: ProviderTarget) -> AsyncIterator[Runner]:
-    """A runner on a fresh guarded client, closed when the block ends."""
+def build_runner(target: ProviderTarget) -> Runner:
     client = outbound.build_client(
         allow_private_network=target.allow_private_network,
         timeout=httpx2.Timeout(target.read_timeout, connect=target.connect_timeout),
     )
-    runner = import_string(RUNNERS[target.protocol])(target, http_client=client)
+    return import_string(RUNNERS[target.protocol])(target, http_client=client)
+
+
+@asynccontextmanager
+async def open_runner(target: ProviderTarget) -> AsyncIterator[Runner]:
+    """A runner on a fresh guarded client, closed when the block ends (verify, discovery)."""
+    runner = build_runner(target)
     try:
         yield runner
     finally:
         await runner.aclose()
+
+
+# provider name → (its target, the event loop its client belongs to, the runner)
+_runners: dict[str, tuple[ProviderTarget, asyncio.AbstractEventLoop, Runner]] = {}
+
+
+def runner_for(target: ProviderTarget) -> Runner:
+    """The provider's long-lived runner; a changed target (URL, key, timeouts) gets a new one.
+
+    A replaced runner is not closed here: a stream may still be reading from it. Its
+    connections close when it is collected.
+    """
+    loop = asyncio.get_running_loop()  # an httpx client is bound to the loop it ran on
+    cached = _runners.get(target.name)
+    if cached and cached[0] == target and cached[1] is loop:
+        return cached[2]
+    runner = build_runner(target)
+    _runners[target.name] = (target, loop, runner)
+    return runner
+
+
+async def stream_reply(target: ProviderTarget, request: ChatRequest) -> AsyncIterator[Event]:
+    """The answer's events, with at most one retry, and only before the first token.
+
+    After a token the person has seen text, and a retry would repeat it; errors a retry
+    cannot fix (a bad key, a bad request, a rate limit) are not retried at all.
+    """
+    runner = runner_for(target)
+    for attempt in (1, 2):
+        relayed = False
+        try:
+            async for event in runner.stream(request):
+                relayed = relayed or isinstance(event, TextDelta)
+                yield event
+        except (UnavailableError, UpstreamTimeoutError) as error:
+            if relayed or attempt == 2:
+                raise
+            logger.warning("Retrying %s once: %s", target.name, error.description)
+        else:
+            return
