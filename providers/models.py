@@ -167,6 +167,14 @@ def _host(url: str) -> str:
         return ""
 
 
+class LLMModelQuerySet(models.QuerySet["LLMModel"]):
+    def usable(self) -> LLMModelQuerySet:
+        """Enabled models of enabled providers that hold a key or need none."""
+        keyless = [preset.slug for preset in PRESETS.values() if not preset.requires_key]
+        has_key = models.Q(provider__preset__in=keyless) | ~models.Q(provider__api_key="")
+        return self.filter(has_key, enabled=True, provider__enabled=True).select_related("provider")
+
+
 class ModelSource(models.TextChoices):
     MANUAL = "manual", "Added by hand"
     DISCOVERED = "discovered", "Discovered"
@@ -202,6 +210,8 @@ class LLMModel(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LLMModelQuerySet.as_manager()
 
     class Meta:
         verbose_name = "model"
