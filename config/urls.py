@@ -21,6 +21,7 @@ account_patterns = [
 ]
 
 urlpatterns = [
+    path("", include("sessions_app.urls")),
     path("", include("providers.urls")),
     path("accounts/", include(account_patterns)),
     path("admin/", admin.site.urls),

@@ -247,11 +247,10 @@ class LLMModel(models.Model):
         except ValidationError as e:
             errors["settings"] = [e]
         if self.provider_id and self.provider.protocol == Protocol.ANTHROPIC:
-            unsupported = sorted(validators.NOT_ON_ANTHROPIC & set(self.settings or {}))
-            errors.setdefault("settings", []).extend(
-                ValidationError(f"{key}: Anthropic's Messages API does not take this setting")
-                for key in unsupported
-            )
+            for key in sorted(validators.NOT_ON_ANTHROPIC & set(self.settings or {})):
+                errors.setdefault("settings", []).append(
+                    ValidationError(f"{key}: Anthropic's Messages API does not take this setting")
+                )
         if errors:
             raise ValidationError(errors)
 

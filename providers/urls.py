@@ -3,5 +3,5 @@ from django.urls import path
 from providers import views
 
 urlpatterns = [
-    path("", views.catalogue, name="home"),
+    path("models/", views.catalogue, name="models"),
 ]

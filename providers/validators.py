@@ -159,6 +159,9 @@ MODEL_SETTINGS: dict[str, Rule] = {
     "frequency_penalty": Number(-2, 2),
     "stop": TextList(max_items=4, max_length=100),
     "system_prompt": Text(max_length=20_000),
+    # How much conversation (in tokens, estimated) goes with each message; older turns
+    # are left out beyond it. Not sent upstream.
+    "context_tokens": Number(256, integer=True),
 }
 
 # Anthropic's current Messages API takes none of these (anthropic SDK 2.x has no such

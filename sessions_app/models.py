@@ -1,8 +1,9 @@
 """Chat sessions and their messages, kept as an audit trail of who asked which model what.
 
-The chat pages arrive in a later issue; the schema is here so the data model is whole.
 A message keeps snapshots of the model and provider that answered, so the record
-survives the model's deletion (its foreign key is then null).
+survives the model's deletion (its foreign key is then null). Fields that change
+together change in one method here: a turn starts in ChatSession.start_turn(), and an
+answer moves pending → streaming (Message.claim(), once) → done / error / stopped.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from providers.models import LLMModel
 
@@ -37,7 +40,36 @@ class ChatSession(models.Model):
         indexes = [models.Index(fields=["owner", "-updated_at"])]
 
     def __str__(self) -> str:
-        return self.title or f"Chat {self.public_id}"
+        return self.title or "New chat"
+
+    def get_absolute_url(self) -> str:
+        return reverse("sessions_app:session", args=[self.public_id])
+
+    def start_turn(self, *, content: str, model: LLMModel) -> tuple[Message, Message]:
+        """Save the question and a pending answer from `model`; the model becomes current."""
+        with transaction.atomic():
+            question = self.messages.create(role=Role.USER, content=content, status=Status.DONE)
+            reply = self.messages.create(
+                role=Role.ASSISTANT,
+                status=Status.PENDING,
+                llm_model=model,
+                model_id=model.model_id,
+                model_display_name=model.label,
+                provider_name=model.provider.name,
+            )
+            self.current_model = model
+            if not self.title:
+                self.title = title_from(content)
+            self.save(update_fields=["current_model", "title", "updated_at"])
+        return question, reply
+
+
+def title_from(content: str) -> str:
+    """The first line of the first question, cut at a word near 60 characters."""
+    line = " ".join(content.split())
+    if len(line) <= 60:
+        return line
+    return line[:60].rsplit(" ", 1)[0] + "…"
 
 
 class Role(models.TextChoices):
@@ -74,6 +106,10 @@ class Message(models.Model):
     ttft_ms = models.PositiveIntegerField("time to first token (ms)", null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    stop_requested = models.BooleanField(default=False)
+    turns_left_out = models.PositiveIntegerField(
+        default=0, help_text="Earlier turns not sent, to fit the model's context budget."
+    )
     attempts = models.JSONField(
         default=list,
         blank=True,
@@ -88,3 +124,42 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} message {self.public_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (Status.PENDING, Status.STREAMING)
+
+    def request_stop(self) -> None:
+        """Stop this answer, from any process: a pending one never starts; a streaming one
+        stops at its stream's next checkpoint (streaming.CHECKPOINT_SECONDS)."""
+        Message.objects.filter(pk=self.pk, status=Status.PENDING).update(
+            status=Status.STOPPED, error="Stopped before it started.", updated_at=timezone.now()
+        )
+        Message.objects.filter(pk=self.pk, status=Status.STREAMING).update(stop_requested=True)
+
+    async def aclaim(self) -> bool:
+        """pending → streaming, for exactly one caller, in one conditional UPDATE.
+
+        A reconnecting EventSource or a second tab can race the first connection; only
+        the one that wins may call the provider.
+        """
+        claimed = await Message.objects.filter(pk=self.pk, status=Status.PENDING).aupdate(
+            status=Status.STREAMING, updated_at=timezone.now()
+        )
+        if claimed:
+            self.status = Status.STREAMING
+        return bool(claimed)
+
+    async def acheckpoint(self, content: str) -> bool:
+        """Save the text so far; returns whether someone asked to stop meanwhile."""
+        await Message.objects.filter(pk=self.pk).aupdate(content=content, updated_at=timezone.now())
+        return await Message.objects.filter(pk=self.pk, stop_requested=True).aexists()
+
+    async def afinish(
+        self, *, status: str, content: str, error: str = "", **audit: int | None
+    ) -> None:
+        """The answer's end: its final text, how it ended, and the numbers for the audit."""
+        fields = {"status": status, "content": content, "error": error, **audit}
+        for name, value in fields.items():
+            setattr(self, name, value)
+        await Message.objects.filter(pk=self.pk).aupdate(updated_at=timezone.now(), **fields)

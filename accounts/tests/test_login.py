@@ -41,4 +41,4 @@ def test_logging_out_is_a_post_and_returns_to_the_login_page(client: Client, use
     response = client.post(reverse("logout"))
 
     assert response["Location"] == reverse("login")
-    assert client.get(reverse("home"))["Location"].startswith(reverse("login"))
+    assert client.get(reverse("sessions_app:index"))["Location"].startswith(reverse("login"))

@@ -15,10 +15,11 @@ OPEN_TO_EVERYONE = {"/accounts/login/", "/healthz", "/admin/login/"}
 
 
 def concrete_paths(patterns: list, prefix: str = "") -> Iterator[str]:
-    """Each URL pattern as a path, with "1" for every parameter."""
+    """Each URL pattern as a path, with a well-formed value for every parameter."""
     for pattern in patterns:
         route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", str(pattern.pattern))  # regex groups
-        route = re.sub(r"<[^>]+>", "1", route)  # path converters
+        route = re.sub(r"<uuid:[^>]+>", "00000000-0000-4000-8000-000000000000", route)
+        route = re.sub(r"<[^>]+>", "1", route)  # other path converters
         route = prefix + re.sub(r"\^|\$|\\Z", "", route)
         if isinstance(pattern, URLResolver):
             yield from concrete_paths(pattern.url_patterns, route)

@@ -202,7 +202,10 @@ def test_a_bad_model_id_is_refused(model_id: str, message: str) -> None:
         ({"stop": "END"}, "stop: must be a list of strings, not a string"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop: must have at most 4 entries"),
         ({"system_prompt": ["be brief"]}, "system_prompt: must be a string, not a list"),
-        ({"temprature": 0.7}, "temprature: is not a known setting (known: frequency_penalty"),
+        (
+            {"temprature": 0.7},
+            "temprature: is not a known setting (known: context_tokens, frequency_penalty",
+        ),
     ],
 )
 def test_model_settings_are_checked_by_key(settings: Any, message: str) -> None:

@@ -21,7 +21,7 @@ def test_the_models_page_lists_enabled_models_by_provider_with_status(
     )
     client.force_login(user)
 
-    response = client.get(reverse("home"))
+    response = client.get(reverse("models"))
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -34,7 +34,7 @@ def test_the_models_page_lists_enabled_models_by_provider_with_status(
 
 
 def test_staff_get_a_link_to_the_admin(staff_client: Client) -> None:
-    response = staff_client.get(reverse("home"))
+    response = staff_client.get(reverse("models"))
 
     assert "No providers yet" in response.content.decode()
     assert reverse("admin:providers_provider_add") in response.content.decode()

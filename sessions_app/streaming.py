@@ -1,0 +1,116 @@
+"""The stream behind an answer: relay the provider's tokens as server-sent events.
+
+The view claims the message first (Message.aclaim), so only one connection ever calls
+the provider. Deltas go out as `delta` events, HTML-escaped; the text so far is saved
+every CHECKPOINT_SECONDS, which is also when a Stop from any process is noticed; the
+stream ends with one `done` event carrying the finished message, rendered once. A
+closed tab, a Stop or an upstream error keeps the text that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from asgiref.sync import sync_to_async
+from django.template.loader import render_to_string
+from django.utils.html import escape
+
+from providers.encryption import UnreadableSecretError
+from providers.runners.base import ChatRequest, ProviderError, ProviderTarget, TextDelta, Usage
+from providers.runners.router import NoUsableModelError, stream_reply
+from sessions_app.conversation import build_request
+from sessions_app.models import Message, Status
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 0.5
+CLOSED_TAB = "The page was closed before the answer finished."
+STOPPED = "Stopped."
+
+
+def sse(event: str, data: str) -> str:
+    """One server-sent event; each line of `data` is its own `data:` field, as the spec asks."""
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
+
+
+async def relay(message: Message) -> AsyncIterator[str]:
+    """Events for a message this connection has claimed."""
+    started = time.monotonic()
+    parts: list[str] = []
+    audit: dict[str, int | None] = {}
+    try:
+        request, target, left_out = await sync_to_async(_prepare)(message)
+        audit["turns_left_out"] = left_out
+        checkpoint_at = started + CHECKPOINT_SECONDS
+        stopped = False
+        # aclosing: a Stop or a closed tab ends the upstream request at once.
+        async with aclosing(stream_reply(target, request)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    audit.setdefault("ttft_ms", _ms_since(started))
+                    parts.append(event.text)
+                    yield sse("delta", escape(event.text))
+                    if time.monotonic() >= checkpoint_at:
+                        checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
+                        if stopped := await message.acheckpoint("".join(parts)):
+                            break
+                elif isinstance(event, Usage):
+                    audit |= {
+                        "input_tokens": event.input_tokens,
+                        "output_tokens": event.output_tokens,
+                        "cached_tokens": event.cached_tokens,
+                    }
+        status, error = (Status.STOPPED, STOPPED) if stopped else (Status.DONE, "")
+    except ProviderError as failure:
+        logger.warning("Answer %s failed: %s", message.public_id, failure.description)
+        status, error = Status.ERROR, failure.description
+    except (NoUsableModelError, UnreadableSecretError) as failure:
+        status, error = Status.ERROR, failure.user_message
+    except asyncio.CancelledError:
+        # The client went away (Django cancels the response): keep what arrived.
+        await asyncio.shield(
+            message.afinish(
+                status=Status.STOPPED,
+                content="".join(parts),
+                error=CLOSED_TAB,
+                latency_ms=_ms_since(started),
+                **audit,
+            )
+        )
+        raise
+    except Exception:  # the one place that catches everything: a bug must not hang the page
+        logger.exception("Answer %s failed unexpectedly", message.public_id)
+        status, error = Status.ERROR, "Something went wrong on our side; the error was logged."
+    await message.afinish(
+        status=status,
+        content="".join(parts),
+        error=error,
+        latency_ms=_ms_since(started),
+        **audit,
+    )
+    yield sse("done", render_message(message))
+
+
+async def replay(message: Message) -> AsyncIterator[str]:
+    """For a connection that lost the claim (a reconnect, a second tab): what is stored."""
+    await message.arefresh_from_db()
+    yield sse("done", render_message(message))
+
+
+def render_message(message: Message) -> str:
+    return render_to_string("sessions_app/partials/message.html", {"message": message})
+
+
+def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int]:
+    if message.llm_model is None:
+        raise NoUsableModelError("The model for this answer was deleted; pick another one.")
+    request, left_out = build_request(message)
+    return request, message.llm_model.provider.target(), left_out
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

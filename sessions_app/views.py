@@ -1,0 +1,139 @@
+"""The chat pages. Views parse, look up scoped to the owner, call one method, render."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+
+from providers.runners.router import NoUsableModelError, resolve_model
+from sessions_app import streaming
+from sessions_app.forms import MessageForm, RenameForm
+from sessions_app.models import ChatSession, Message, Role
+
+
+def _sessions_of(request: HttpRequest) -> QuerySet[ChatSession]:
+    return ChatSession.objects.filter(owner=request.user)
+
+
+def _session(request: HttpRequest, session_id: UUID) -> ChatSession:
+    # Another person's session is a 404, never a 403: its existence is not told.
+    return get_object_or_404(_sessions_of(request), public_id=session_id)
+
+
+def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
+    """What the chat page needs: the sidebar, the conversation, and the composer."""
+    form = MessageForm()
+    current = session.current_model if session else None
+    try:
+        preselected = resolve_model(current=current)
+    except NoUsableModelError:
+        preselected = None
+    notice = ""
+    if session and preselected and session.messages.exists() and current != preselected:
+        # The last model used here was switched off, or deleted (the key is then null).
+        last = current.label if current else "The last model used here"
+        notice = f"{last} is not available any more; {preselected.label} is selected instead."
+    form.initial["model"] = preselected.pk if preselected else None
+    return {
+        "sessions": _sessions_of(request)[:100],
+        "session": session,
+        "chat_messages": session.messages.all() if session else [],
+        "form": form,
+        "has_models": preselected is not None,
+        "model_notice": notice,
+    }
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "sessions_app/session.html", _page_context(request, None))
+
+
+@require_POST
+def new(request: HttpRequest) -> HttpResponse:
+    return redirect(ChatSession.objects.create(owner=request.user))
+
+
+@require_GET
+def session_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    session = _session(request, session_id)
+    return render(request, "sessions_app/session.html", _page_context(request, session))
+
+
+@require_POST
+def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
+    session = _session(request, session_id) if session_id else None
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        # htmx does not swap 4xx bodies by default: answer 200 and aim at the composer.
+        context = {"form": form, "session": session, "has_models": True}
+        response = render(request, "sessions_app/partials/composer.html", context)
+        return reswap(retarget(response, "#composer"), "outerHTML") if request.htmx else response
+    session = session or ChatSession.objects.create(owner=request.user)
+    question, reply = session.start_turn(
+        content=form.cleaned_data["content"], model=form.cleaned_data["model"]
+    )
+    if not request.htmx:
+        return redirect(session)
+    if session_id is None:  # the first message of a new chat: load its page
+        return HttpResponseClientRedirect(session.get_absolute_url())
+    return render(
+        request,
+        "sessions_app/partials/turn.html",
+        {"session": session, "question": question, "reply": reply},
+    )
+
+
+async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> StreamingHttpResponse:
+    user = await request.auser()
+    message = (
+        await Message.objects.select_related("session", "llm_model__provider")
+        .filter(
+            public_id=message_id,
+            session__public_id=session_id,
+            session__owner=user,
+            role=Role.ASSISTANT,
+        )
+        .afirst()
+    )
+    if message is None:
+        raise Http404("No such answer.")
+    events = streaming.relay(message) if await message.aclaim() else streaming.replay(message)
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come
+    return response
+
+
+@require_POST
+def stop(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    message = get_object_or_404(
+        Message, public_id=message_id, session__public_id=session_id, session__owner=request.user
+    )
+    message.request_stop()
+    return HttpResponse(status=204)
+
+
+@require_POST
+def rename(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    session = _session(request, session_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        session.title = form.cleaned_data["title"]
+        session.save(update_fields=["title", "updated_at"])
+    else:
+        messages.error(request, "A title needs one to 200 characters.")
+    return redirect(session)
+
+
+@require_POST
+def delete(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    _session(request, session_id).delete()
+    messages.success(request, "Chat deleted.")
+    return redirect("sessions_app:index")

@@ -1,0 +1,31 @@
+// Chat page behaviour htmx does not cover: Enter sends, Shift+Enter breaks the line;
+// the composer clears after a send; new text keeps the conversation scrolled; Copy.
+"use strict";
+document.addEventListener("keydown", (event) => {
+  const box = event.target;
+  if (box.id !== "id_content" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  if (box.value.trim()) box.form.requestSubmit();
+});
+
+document.addEventListener("htmx:afterRequest", (event) => {
+  if (event.detail.elt.id === "composer" && event.detail.successful) {
+    const box = document.getElementById("id_content");
+    if (box) box.value = "";
+  }
+});
+
+const scrollToEnd = () => {
+  const list = document.getElementById("messages");
+  if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
+};
+document.addEventListener("htmx:afterSwap", scrollToEnd);
+document.addEventListener("htmx:sseMessage", scrollToEnd);
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.copy");
+  if (!button) return;
+  await navigator.clipboard.writeText(button.dataset.copy);
+  button.textContent = "Copied";
+  setTimeout(() => (button.textContent = "Copy"), 1500);
+});
