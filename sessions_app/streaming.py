@@ -28,6 +28,8 @@ from sessions_app.models import Message, Status
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 0.5
+# A follower gives up on an answer that stops changing (its streaming worker died).
+FOLLOW_LIMIT_SECONDS = 600
 CLOSED_TAB = "The page was closed before the answer finished."
 STOPPED = "Stopped."
 
@@ -92,17 +94,30 @@ async def relay(message: Message) -> AsyncIterator[str]:
         latency_ms=_ms_since(started),
         **audit,
     )
-    yield sse("done", render_message(message))
+    yield sse("done", await render_message(message))
 
 
-async def replay(message: Message) -> AsyncIterator[str]:
-    """For a connection that lost the claim (a reconnect, a second tab): what is stored."""
-    await message.arefresh_from_db()
-    yield sse("done", render_message(message))
+async def follow(message: Message) -> AsyncIterator[str]:
+    """For a connection that lost the claim (a reconnect, a second tab): the stored text,
+    then what the streaming connection checkpoints, until the answer ends."""
+    sent = 0
+    deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
+    while True:
+        current = await Message.objects.select_related("session").aget(pk=message.pk)
+        if len(current.content) > sent:
+            yield sse("delta", escape(current.content[sent:]))
+            sent = len(current.content)
+        if not current.is_open or time.monotonic() > deadline:
+            yield sse("done", await render_message(current, final=True))
+            return
+        await asyncio.sleep(CHECKPOINT_SECONDS)
 
 
-def render_message(message: Message) -> str:
-    return render_to_string("sessions_app/partials/message.html", {"message": message})
+async def render_message(message: Message, *, final: bool = False) -> str:
+    """The message partial; `final` renders it finished even if its stream is still open
+    elsewhere, so the browser does not reconnect in a loop."""
+    context = {"message": message, "final": final}
+    return await sync_to_async(render_to_string)("sessions_app/partials/message.html", context)
 
 
 def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int]:

@@ -104,7 +104,7 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
     )
     if message is None:
         raise Http404("No such answer.")
-    events = streaming.relay(message) if await message.aclaim() else streaming.replay(message)
+    events = streaming.relay(message) if await message.aclaim() else streaming.follow(message)
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come

@@ -1,0 +1,201 @@
+"""The answer stream, end to end: uvicorn serving the app, the fake upstream behind it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx2
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from fakes.upstream import FakeUpstream, Fault
+from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from sessions_app.models import ChatSession, Message
+from sessions_app.streaming import CLOSED_TAB
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def reply(user: User, fake_upstream: FakeUpstream) -> Message:
+    model = make_model(make_fake_provider(fake_upstream), model_id="gpt-4o", display_name="GPT-4o")
+    session = ChatSession.objects.create(owner=user)
+    return session.start_turn(content="Say hello", model=model)[1]
+
+
+@pytest.fixture
+def cookies(client: Client, user: User) -> dict[str, str]:
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
+def stream_url(asgi_server: str, message: Message) -> str:
+    path = reverse("sessions_app:stream", args=[message.session.public_id, message.public_id])
+    return asgi_server + path
+
+
+def read_events(url: str, cookies: dict[str, str]) -> list[tuple[str, str]]:
+    events, name, data = [], "", []
+    with httpx2.stream("GET", url, cookies=cookies, timeout=20) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data.append(line.removeprefix("data: "))
+            elif not line and name:
+                events.append((name, "\n".join(data)))
+                name, data = "", []
+    return events
+
+
+def wait_for(message: Message, status: str) -> Message:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        message.refresh_from_db()
+        if message.status == status:
+            return message
+        time.sleep(0.05)
+    raise AssertionError(f"status stayed {message.status}")
+
+
+def test_the_answer_streams_then_is_saved_with_its_audit(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.cached_tokens = 1
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert [data for name, data in events if name == "delta"] == ["Hello", ",", " world", "!"]
+    assert events[-1][0] == "done"
+    assert 'data-status="done"' in events[-1][1]
+    assert "<p>Hello, world!</p>" in events[-1][1]
+    assert "sse-connect" not in events[-1][1]  # the finished message opens no new stream
+    reply.refresh_from_db()
+    assert (reply.status, reply.content) == ("done", "Hello, world!")
+    assert (reply.input_tokens, reply.output_tokens, reply.cached_tokens) == (3, 4, 1)
+    assert reply.ttft_ms is not None
+    assert reply.latency_ms >= reply.ttft_ms
+    sent = fake_upstream.requests[0]
+    assert sent.key == OPENAI_KEY
+    assert sent.body["messages"] == [{"role": "user", "content": "Say hello"}]
+
+
+def test_two_connections_start_one_generation(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.token_delay = 0.2
+    url = stream_url(asgi_server, reply)
+    results: dict[int, list[tuple[str, str]]] = {}
+    threads = [
+        threading.Thread(target=lambda n=n: results.__setitem__(n, read_events(url, cookies)))
+        for n in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(fake_upstream.requests) == 1  # one generation; the other connection follows it
+    for events in results.values():
+        assert "".join(data for name, data in events if name == "delta") == "Hello, world!"
+        assert events[-1][0] == "done"
+        assert 'data-status="done"' in events[-1][1]
+
+
+def test_a_closed_tab_keeps_the_text_that_arrived(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.token_delay = 0.4
+    with httpx2.stream("GET", stream_url(asgi_server, reply), cookies=cookies) as response:
+        for line in response.iter_lines():
+            if line == "data: Hello":
+                break  # leave after the first token, as a closed tab does
+
+    stopped = wait_for(reply, "stopped")
+
+    assert stopped.error == CLOSED_TAB
+    assert stopped.content.startswith("Hello")
+    assert "Hello, world!".startswith(stopped.content)
+
+
+def test_an_upstream_failure_keeps_the_partial_text_with_a_reason(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.faults.append(Fault(cut_after_tokens=2))
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert events[-1][0] == "done"
+    assert 'data-status="error"' in events[-1][1]
+    assert "The connection closed in the middle of the answer." in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content) == ("error", "Hello,")
+
+
+def test_an_upstream_500_is_retried_once_then_reported(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.faults += [Fault(status=500, echo_key=True), Fault(status=500, echo_key=True)]
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert "The provider failed to answer; try again later." in events[-1][1]
+    assert OPENAI_KEY not in events[-1][1]
+    assert len(fake_upstream.requests) == 2
+    reply.refresh_from_db()
+    assert reply.status == "error"
+    assert OPENAI_KEY not in reply.error
+
+
+def test_stop_ends_the_stream_and_keeps_the_partial_text(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.token_delay = 0.4
+    stop_url = asgi_server + reverse(
+        "sessions_app:stop", args=[reply.session.public_id, reply.public_id]
+    )
+    client = Client()
+    client.cookies["sessionid"] = cookies["sessionid"]
+    events: list[tuple[str, str]] = []
+    reader = threading.Thread(
+        target=lambda: events.extend(read_events(stream_url(asgi_server, reply), cookies))
+    )
+    reader.start()
+    wait_for(reply, "streaming")
+    csrf = httpx2.get(asgi_server + reverse("sessions_app:index"), cookies=cookies)
+    token = csrf.cookies.get("csrftoken")
+    httpx2.post(
+        stop_url,
+        cookies=cookies | {"csrftoken": token},
+        headers={"X-CSRFToken": token, "Referer": asgi_server + "/"},
+    )
+    reader.join(timeout=15)
+
+    assert events[-1][0] == "done"
+    assert 'data-status="stopped"' in events[-1][1]
+    reply.refresh_from_db()
+    assert reply.status == "stopped"
+    assert reply.content
+    assert "Hello, world!".startswith(reply.content)
+    assert reply.content != "Hello, world!"
+
+
+@pytest.fixture
+def other_cookies(other_user: User) -> dict[str, str]:
+    client = Client()
+    client.force_login(other_user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
+def test_another_persons_stream_is_a_404(
+    asgi_server: str, reply: Message, other_cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    response = httpx2.get(stream_url(asgi_server, reply), cookies=other_cookies)
+
+    assert response.status_code == 404
+    assert fake_upstream.requests == []

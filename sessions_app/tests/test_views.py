@@ -1,0 +1,236 @@
+"""The chat pages through Django's test client: forms, scoping, CSRF."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from fakes.upstream import FakeUpstream
+from providers.models import LLMModel
+from providers.tests.factories import make_fake_provider, make_model
+from sessions_app.models import ChatSession, Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def model(fake_upstream: FakeUpstream) -> LLMModel:
+    return make_model(make_fake_provider(fake_upstream), model_id="gpt-4o", display_name="GPT-4o")
+
+
+@pytest.fixture
+def alice(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
+
+
+def test_the_chat_page_has_the_labelled_composer(alice: Client, model: LLMModel) -> None:
+    html = alice.get(reverse("sessions_app:index")).content.decode()
+
+    assert '<label for="id_model">Model</label>' in html
+    assert '<optgroup label="Fake OpenAI">' in html
+    assert f'<option value="{model.pk}" selected>GPT-4o</option>' in html
+    assert "Message</label>" in html
+    assert '<button type="submit" class="primary">Send</button>' in html
+
+
+def test_with_no_usable_model_the_page_says_what_to_enable(alice: Client) -> None:
+    html = alice.get(reverse("sessions_app:index")).content.decode()
+
+    assert "No model is ready yet" in html
+    assert "Ask an administrator to enable one." in html
+    assert 'id="composer"' not in html
+
+
+def test_the_picker_lists_only_usable_models(alice: Client, model: LLMModel) -> None:
+    off = make_model(model.provider, model_id="gpt-3.5", enabled=False)
+
+    html = alice.get(reverse("sessions_app:index")).content.decode()
+
+    assert f'value="{off.pk}"' not in html
+
+
+def test_sending_saves_the_turn_and_returns_the_streaming_partial(
+    alice: Client, user: User, model: LLMModel, fake_upstream: FakeUpstream
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+
+    response = alice.post(
+        reverse("sessions_app:send", args=[session.public_id]),
+        {"content": "What is 2+2?", "model": model.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    html = response.content.decode()
+    question, reply = session.messages.all()
+    assert (question.content, question.status) == ("What is 2+2?", "done")
+    assert (reply.status, reply.llm_model, reply.provider_name) == ("pending", model, "Fake OpenAI")
+    assert 'data-role="assistant" data-status="pending"' in html
+    assert reverse("sessions_app:stream", args=[session.public_id, reply.public_id]) in html
+    assert "GPT-4o" in html
+    session.refresh_from_db()
+    assert (session.current_model, session.title) == (model, "What is 2+2?")
+    assert fake_upstream.requests == []  # the stream, not the send, calls the provider
+
+
+def test_the_first_message_creates_the_chat_and_loads_it(alice: Client, model: LLMModel) -> None:
+    response = alice.post(
+        reverse("sessions_app:send_first"),
+        {"content": "Hello", "model": model.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    session = ChatSession.objects.get()
+    assert response["HX-Redirect"] == session.get_absolute_url()
+
+
+def test_an_empty_message_is_refused_and_nothing_is_saved(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+
+    response = alice.post(
+        reverse("sessions_app:send", args=[session.public_id]),
+        {"content": "   ", "model": model.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Retarget"] == "#composer"
+    assert "Type a message first." in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_a_model_switched_off_is_refused_with_a_message(
+    alice: Client, user: User, model: LLMModel, fake_upstream: FakeUpstream
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+    model.enabled = False
+    model.save()
+
+    response = alice.post(
+        reverse("sessions_app:send", args=[session.public_id]),
+        {"content": "Hello", "model": model.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    assert "That model is not available any more; pick another." in response.content.decode()
+    assert not Message.objects.exists()
+    assert fake_upstream.requests == []
+
+
+def test_reopening_a_chat_preselects_its_last_model(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    other = make_model(model.provider, model_id="gpt-4o-mini")
+    session = ChatSession.objects.create(owner=user)
+    session.start_turn(content="Hi", model=other)
+
+    html = alice.get(session.get_absolute_url()).content.decode()
+
+    assert f'<option value="{other.pk}" selected>' in html
+
+
+def test_a_removed_last_model_falls_back_and_says_so(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    other = make_model(model.provider, model_id="gpt-4o-mini", display_name="Mini")
+    session = ChatSession.objects.create(owner=user)
+    session.start_turn(content="Hi", model=other)
+    other.enabled = False
+    other.save()
+
+    html = alice.get(session.get_absolute_url()).content.decode()
+
+    assert "Mini is not available any more; GPT-4o is selected instead." in html
+    assert f'<option value="{model.pk}" selected>' in html
+
+
+def test_rename_and_delete(alice: Client, user: User) -> None:
+    session = ChatSession.objects.create(owner=user, title="Old")
+
+    alice.post(reverse("sessions_app:rename", args=[session.public_id]), {"title": "New title"})
+    session.refresh_from_db()
+    assert session.title == "New title"
+
+    alice.post(reverse("sessions_app:delete", args=[session.public_id]))
+    assert not ChatSession.objects.exists()
+
+
+def test_stop_before_the_stream_starts_marks_it_stopped(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+
+    response = alice.post(reverse("sessions_app:stop", args=[session.public_id, reply.public_id]))
+
+    reply.refresh_from_db()
+    assert response.status_code == 204
+    assert (reply.status, reply.error) == ("stopped", "Stopped before it started.")
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("sessions_app:session", "get"),
+        ("sessions_app:send", "post"),
+        ("sessions_app:rename", "post"),
+        ("sessions_app:delete", "post"),
+    ],
+)
+def test_another_persons_chat_is_a_404(
+    client: Client, user: User, other_user: User, model: LLMModel, name: str, method: str
+) -> None:
+    session = ChatSession.objects.create(owner=user, title="Alice's")
+    client.force_login(other_user)
+
+    response = getattr(client, method)(
+        reverse(name, args=[session.public_id]), {"content": "x", "model": model.pk, "title": "x"}
+    )
+
+    assert response.status_code == 404
+    session.refresh_from_db()
+    assert session.title == "Alice's"
+    assert not session.messages.exists()
+
+
+@pytest.mark.parametrize("name", ["sessions_app:stream", "sessions_app:stop"])
+def test_another_persons_answer_is_a_404(
+    client: Client, user: User, other_user: User, model: LLMModel, name: str
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+    client.force_login(other_user)
+
+    method = client.get if name.endswith("stream") else client.post
+    response = method(reverse(name, args=[session.public_id, reply.public_id]))
+
+    assert response.status_code == 404
+    reply.refresh_from_db()
+    assert reply.status == "pending"
+
+
+def test_an_unknown_chat_is_a_404(alice: Client) -> None:
+    assert alice.get(reverse("sessions_app:session", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_htmx_posts_need_the_csrf_token(user: User, model: LLMModel) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    session = ChatSession.objects.create(owner=user)
+    url = reverse("sessions_app:send", args=[session.public_id])
+    data = {"content": "Hello", "model": model.pk}
+
+    refused = client.post(url, data, headers={"HX-Request": "true"})
+    page = client.get(session.get_absolute_url())
+    token = page.context["csrf_token"]
+    accepted = client.post(url, data, headers={"HX-Request": "true", "X-CSRFToken": str(token)})
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
+    assert session.messages.count() == 2
