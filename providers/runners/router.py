@@ -89,6 +89,12 @@ RUNNERS = {
 }
 
 
+def preload_runners() -> None:
+    """Import every runner now: a server pays the SDK import at start, not on a first chat."""
+    for path in RUNNERS.values():
+        import_string(path)
+
+
 def build_runner(target: ProviderTarget) -> Runner:
     client = outbound.build_client(
         allow_private_network=target.allow_private_network,

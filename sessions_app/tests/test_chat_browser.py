@@ -1,0 +1,105 @@
+"""The chat as a person uses it: Chromium, the app under uvicorn, the fake upstream."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page, expect
+
+from fakes.upstream import FakeUpstream, Fault
+from providers.tests.factories import make_fake_provider, make_model
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "chat.png"
+
+
+@pytest.fixture
+def models(fake_upstream: FakeUpstream) -> None:
+    fake_upstream.models = ["gpt-4o", "claude-sonnet-5-5"]
+    openai = make_fake_provider(fake_upstream)
+    make_model(openai, model_id="gpt-4o", display_name="GPT-4o", is_default=True)
+    anthropic = make_fake_provider(fake_upstream, protocol="anthropic")
+    make_model(anthropic, model_id="claude-sonnet-5-5", display_name="Claude Sonnet")
+
+
+def log_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")
+
+
+def answers(page: Page):
+    return page.locator('article[data-role="assistant"]')
+
+
+def send(page: Page, text: str) -> None:
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+
+
+def test_chat_streams_switches_model_and_remembers_it(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server)
+    page.get_by_label("Model").select_option(label="GPT-4o")
+    send(page, "Say hello")
+
+    first = answers(page).first
+    expect(first).to_have_attribute("data-status", "done")
+    expect(first).to_contain_text("Hello, world!")
+    expect(first.locator(".model-name")).to_have_text("GPT-4o")
+    expect(first.locator(".provider-name")).to_have_text("Fake OpenAI")
+
+    page.get_by_label("Model").select_option(label="Claude Sonnet")
+    send(page, "And again")
+
+    second = answers(page).nth(1)
+    expect(second).to_have_attribute("data-status", "done")
+    expect(second.locator(".model-name")).to_have_text("Claude Sonnet")
+    expect(second.locator(".provider-name")).to_have_text("Fake Anthropic")
+    assert [r.protocol for r in fake_upstream.requests] == ["openai", "anthropic"]
+
+    page.set_viewport_size({"width": 1100, "height": 700})
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    page.reload()
+    expect(page.get_by_label("Model")).to_have_value(re.compile(r"\d+"))
+    assert page.get_by_label("Model").evaluate("s => s.selectedOptions[0].text") == "Claude Sonnet"
+    expect(answers(page)).to_have_count(2)
+
+
+def test_stop_keeps_the_partial_answer(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.token_delay = 0.6
+    log_in(page, asgi_server)
+    send(page, "Say hello slowly")
+    answer = answers(page).first
+    expect(answer).to_contain_text("Hello")
+
+    answer.get_by_role("button", name="Stop").click()
+
+    expect(answer).to_have_attribute("data-status", "stopped", timeout=10_000)
+    expect(answer).to_contain_text("Stopped.")
+    expect(answer).not_to_contain_text("Hello, world!")
+
+
+def test_an_upstream_error_reads_as_a_sentence(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.faults += [Fault(status=500), Fault(status=500)]
+    log_in(page, asgi_server)
+    send(page, "Hello?")
+
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "error")
+    expect(answer.get_by_role("alert")).to_contain_text(
+        "The provider failed to answer; try again later."
+    )
