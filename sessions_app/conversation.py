@@ -30,7 +30,11 @@ def build_request(reply: Message) -> tuple[ChatRequest, int]:
         .exclude(content="")
         .order_by("created_at", "id")
     )
-    turns = [ChatMessage(m.role, m.content) for m in earlier]
+    turns: list[ChatMessage] = []
+    for m in earlier:
+        if turns and m.role == Role.ASSISTANT and turns[-1].role == Role.ASSISTANT:
+            turns.pop()  # a regenerated answer replaces the one before it
+        turns.append(ChatMessage(m.role, m.content))
     kept: list[ChatMessage] = []
     for turn in reversed(turns):  # the question itself is newest, and always goes
         cost = estimate_tokens(turn.content)

@@ -46,3 +46,9 @@ class MessageForm(forms.Form):
 
 class RenameForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200, strip=True)
+
+
+class AnswerAgainForm(forms.Form):
+    """Regenerate sends the picker's model; Retry sends none and keeps the answer's own."""
+
+    model = forms.ModelChoiceField(queryset=LLMModel.objects.all(), required=False)

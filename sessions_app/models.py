@@ -63,6 +63,34 @@ class ChatSession(models.Model):
             self.save(update_fields=["current_model", "title", "updated_at"])
         return question, reply
 
+    def answer_again(self, answer: Message, *, model: LLMModel) -> Message:
+        """A new pending answer to the question `answer` answered (Regenerate, Retry).
+
+        Only the latest answer may be redone, so a conversation never branches; the old
+        answer stays in the record, and only the newest goes upstream with later turns.
+        """
+        with transaction.atomic():
+            latest = self.messages.select_for_update().order_by("-created_at", "-id").first()
+            if latest != answer or answer.role != Role.ASSISTANT or answer.is_open:
+                raise AnswerAgainError("Only the last, finished answer can be answered again.")
+            reply = self.messages.create(
+                role=Role.ASSISTANT,
+                status=Status.PENDING,
+                llm_model=model,
+                model_id=model.model_id,
+                model_display_name=model.label,
+                provider_name=model.provider.name,
+            )
+            self.current_model = model
+            self.save(update_fields=["current_model", "updated_at"])
+        return reply
+
+
+class AnswerAgainError(Exception):
+    def __init__(self, user_message: str) -> None:
+        self.user_message = user_message
+        super().__init__(user_message)
+
 
 def title_from(content: str) -> str:
     """The first line of the first question, cut at a word near 60 characters."""

@@ -18,6 +18,11 @@ urlpatterns = [
         name="stream",
     ),
     path(
+        "chat/<uuid:session_id>/answers/<uuid:message_id>/again/",
+        views.answer_again,
+        name="answer_again",
+    ),
+    path(
         "chat/<uuid:session_id>/answers/<uuid:message_id>/stop/",
         views.stop,
         name="stop",

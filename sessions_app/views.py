@@ -9,12 +9,17 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseClientRefresh,
+    reswap,
+    retarget,
+)
 
 from providers.runners.router import NoUsableModelError, resolve_model
 from sessions_app import streaming
-from sessions_app.forms import MessageForm, RenameForm
-from sessions_app.models import ChatSession, Message, Role
+from sessions_app.forms import AnswerAgainForm, MessageForm, RenameForm
+from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
 
 
 def _sessions_of(request: HttpRequest) -> QuerySet[ChatSession]:
@@ -109,6 +114,24 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come
     return response
+
+
+@require_POST
+def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    """Regenerate (with the model picked now) or Retry (with the answer's own model)."""
+    session = _session(request, session_id)
+    answer = get_object_or_404(session.messages, public_id=message_id)
+    form = AnswerAgainForm(request.POST)
+    try:
+        chosen = form.cleaned_data["model"] if form.is_valid() else None
+        model = resolve_model(chosen=chosen or answer.llm_model)
+        reply = session.answer_again(answer, model=model)
+    except (NoUsableModelError, AnswerAgainError) as error:
+        messages.error(request, error.user_message)
+        return HttpResponseClientRefresh() if request.htmx else redirect(session)
+    if not request.htmx:
+        return redirect(session)
+    return render(request, "sessions_app/partials/message.html", {"message": reply})
 
 
 @require_POST

@@ -234,3 +234,80 @@ def test_htmx_posts_need_the_csrf_token(user: User, model: LLMModel) -> None:
     assert refused.status_code == 403
     assert accepted.status_code == 200
     assert session.messages.count() == 2
+
+
+def finish(reply: Message, content: str, status: str = "done") -> None:
+    Message.objects.filter(pk=reply.pk).update(status=status, content=content)
+    reply.refresh_from_db()
+
+
+def test_regenerate_answers_the_last_question_again_with_the_picked_model(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    other = make_model(model.provider, model_id="gpt-4o-mini", display_name="Mini")
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+    finish(reply, "Hello!")
+
+    response = alice.post(
+        reverse("sessions_app:answer_again", args=[session.public_id, reply.public_id]),
+        {"model": other.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    new = session.messages.last()
+    assert (new.status, new.llm_model, new.role) == ("pending", other, "assistant")
+    assert 'data-status="pending"' in response.content.decode()
+    session.refresh_from_db()
+    assert session.current_model == other
+
+
+def test_retry_keeps_the_failed_answers_model(alice: Client, user: User, model: LLMModel) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+    finish(reply, "Hel", status="error")
+
+    alice.post(
+        reverse("sessions_app:answer_again", args=[session.public_id, reply.public_id]),
+        headers={"HX-Request": "true"},
+    )
+
+    assert session.messages.last().llm_model == model
+
+
+def test_only_the_last_answer_can_be_redone(alice: Client, user: User, model: LLMModel) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, first = session.start_turn(content="Hi", model=model)
+    finish(first, "Hello!")
+    _, second = session.start_turn(content="Again", model=model)
+    finish(second, "Hello again!")
+
+    response = alice.post(
+        reverse("sessions_app:answer_again", args=[session.public_id, first.public_id]),
+        headers={"HX-Request": "true"},
+    )
+
+    assert response["HX-Refresh"] == "true"
+    assert session.messages.count() == 4
+    page = alice.get(session.get_absolute_url()).content.decode()
+    assert "Only the last, finished answer can be answered again." in page
+
+
+def test_a_regenerated_answer_replaces_the_old_one_upstream(user: User, model: LLMModel) -> None:
+    from sessions_app.conversation import build_request
+
+    session = ChatSession.objects.create(owner=user)
+    _, first = session.start_turn(content="Hi", model=model)
+    finish(first, "Hello!")
+    again = session.answer_again(first, model=model)
+    finish(again, "Hi there!")
+    _, reply = session.start_turn(content="How are you?", model=model)
+
+    request, left_out = build_request(reply)
+
+    assert [(m.role, m.content) for m in request.messages] == [
+        ("user", "Hi"),
+        ("assistant", "Hi there!"),
+        ("user", "How are you?"),
+    ]
+    assert left_out == 0

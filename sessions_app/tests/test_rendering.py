@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from sessions_app.rendering import render_markdown
+
+
+def test_markdown_renders_code_and_lists() -> None:
+    html = render_markdown("Hi **there**\n\n```python\nprint(1)\n```\n\n- a\n- b")
+
+    assert "<strong>there</strong>" in html
+    assert '<pre><code class="language-python">print(1)\n</code></pre>' in html
+    assert "<li>a</li>" in html
+
+
+def test_raw_html_and_scripts_never_pass() -> None:
+    html = render_markdown("<script>alert(1)</script> <img src=x onerror=alert(1)> <b>bold</b>")
+
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;" in html  # shown as text, harmless
+
+
+def test_links_are_safe() -> None:
+    html = render_markdown("[ok](https://example.com) [bad](javascript:alert(1))")
+
+    assert 'href="https://example.com"' in html
+    assert 'rel="noopener noreferrer nofollow"' in html
+    assert 'href="javascript:' not in html  # left as plain text
