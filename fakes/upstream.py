@@ -428,7 +428,9 @@ class _Handler(BaseHTTPRequestHandler):
 def serving(upstream: FakeUpstream, port: int = 0) -> Iterator[FakeUpstream]:
     """Serve `upstream` on 127.0.0.1 (port 0: any free port) until the block ends."""
     handler = type("Handler", (_Handler,), {"upstream": upstream})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    # A deep accept queue: with the default of 5, a burst of streams waits a SYN retry (1 s).
+    server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 1024})
+    server = server_class(("127.0.0.1", port), handler)
     server.daemon_threads = True
     upstream.anthropic_base_url = f"http://127.0.0.1:{server.server_port}"
     upstream.base_url = f"{upstream.anthropic_base_url}/v1"
