@@ -10,6 +10,7 @@ urlpatterns = [
     path("chat/send/", views.send, name="send_first"),
     path("chat/<uuid:session_id>/", views.session_page, name="session"),
     path("chat/<uuid:session_id>/send/", views.send, name="send"),
+    path("chat/<uuid:session_id>/model/", views.choose_model, name="choose_model"),
     path("chat/<uuid:session_id>/rename/", views.rename, name="rename"),
     path("chat/<uuid:session_id>/delete/", views.delete, name="delete"),
     path(

@@ -144,6 +144,20 @@ def stop(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpRespon
 
 
 @require_POST
+def choose_model(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """The picker changed: remember the model on the session, so a reload keeps it."""
+    session = _session(request, session_id)
+    form = MessageForm(request.POST)
+    form.is_valid()  # only the model matters here; the message may still be empty
+    model = form.cleaned_data.get("model")
+    if model is None:
+        return HttpResponse("That model is not available any more; pick another.", status=200)
+    session.current_model = model
+    session.save(update_fields=["current_model", "updated_at"])
+    return HttpResponse(status=204)
+
+
+@require_POST
 def rename(request: HttpRequest, session_id: UUID) -> HttpResponse:
     session = _session(request, session_id)
     form = RenameForm(request.POST)

@@ -180,6 +180,7 @@ def test_stop_before_the_stream_starts_marks_it_stopped(
         ("sessions_app:session", "get"),
         ("sessions_app:send", "post"),
         ("sessions_app:rename", "post"),
+        ("sessions_app:choose_model", "post"),
         ("sessions_app:delete", "post"),
     ],
 )
@@ -199,7 +200,9 @@ def test_another_persons_chat_is_a_404(
     assert not session.messages.exists()
 
 
-@pytest.mark.parametrize("name", ["sessions_app:stream", "sessions_app:stop"])
+@pytest.mark.parametrize(
+    "name", ["sessions_app:stream", "sessions_app:stop", "sessions_app:answer_again"]
+)
 def test_another_persons_answer_is_a_404(
     client: Client, user: User, other_user: User, model: LLMModel, name: str
 ) -> None:
@@ -213,6 +216,7 @@ def test_another_persons_answer_is_a_404(
     assert response.status_code == 404
     reply.refresh_from_db()
     assert reply.status == "pending"
+    assert session.messages.count() == 2
 
 
 def test_an_unknown_chat_is_a_404(alice: Client) -> None:
@@ -311,3 +315,18 @@ def test_a_regenerated_answer_replaces_the_old_one_upstream(user: User, model: L
         ("user", "How are you?"),
     ]
     assert left_out == 0
+
+
+def test_switching_the_model_is_remembered_on_the_chat(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    other = make_model(model.provider, model_id="gpt-4o-mini")
+    session = ChatSession.objects.create(owner=user, current_model=model)
+
+    response = alice.post(
+        reverse("sessions_app:choose_model", args=[session.public_id]), {"model": other.pk}
+    )
+
+    assert response.status_code == 204
+    session.refresh_from_db()
+    assert session.current_model == other
