@@ -47,6 +47,8 @@ def test_chat_streams_switches_model_and_remembers_it(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
     log_in(page, asgi_server)
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
     page.get_by_label("Model").select_option(label="GPT-4o")
     send(page, "Say hello")
 
@@ -103,3 +105,16 @@ def test_an_upstream_error_reads_as_a_sentence(
     expect(answer.get_by_role("alert")).to_contain_text(
         "The provider failed to answer; try again later."
     )
+
+
+def test_the_chat_fits_a_phone(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, asgi_server)
+    send(page, "Say hello")
+
+    expect(answers(page).first).to_have_attribute("data-status", "done")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing forces sideways scrolling
+    expect(page.get_by_role("button", name="Send")).to_be_in_viewport()
