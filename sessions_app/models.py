@@ -49,14 +49,7 @@ class ChatSession(models.Model):
         """Save the question and a pending answer from `model`; the model becomes current."""
         with transaction.atomic():
             question = self.messages.create(role=Role.USER, content=content, status=Status.DONE)
-            reply = self.messages.create(
-                role=Role.ASSISTANT,
-                status=Status.PENDING,
-                llm_model=model,
-                model_id=model.model_id,
-                model_display_name=model.label,
-                provider_name=model.provider.name,
-            )
+            reply = self._pending_answer(model)
             self.current_model = model
             if not self.title:
                 self.title = title_from(content)
@@ -73,17 +66,21 @@ class ChatSession(models.Model):
             latest = self.messages.select_for_update().order_by("-created_at", "-id").first()
             if latest != answer or answer.role != Role.ASSISTANT or answer.is_open:
                 raise AnswerAgainError("Only the last, finished answer can be answered again.")
-            reply = self.messages.create(
-                role=Role.ASSISTANT,
-                status=Status.PENDING,
-                llm_model=model,
-                model_id=model.model_id,
-                model_display_name=model.label,
-                provider_name=model.provider.name,
-            )
+            reply = self._pending_answer(model)
             self.current_model = model
             self.save(update_fields=["current_model", "updated_at"])
         return reply
+
+    def _pending_answer(self, model: LLMModel) -> Message:
+        # The snapshots keep the audit tag readable after the model is deleted.
+        return self.messages.create(
+            role=Role.ASSISTANT,
+            status=Status.PENDING,
+            llm_model=model,
+            model_id=model.model_id,
+            model_display_name=model.label,
+            provider_name=model.provider.name,
+        )
 
 
 class AnswerAgainError(Exception):

@@ -32,6 +32,17 @@ def make_provider(**overrides: Any) -> Provider:
     return Provider.objects.get(pk=provider.pk)  # as loaded: the key sealed
 
 
+def make_anthropic_provider(**overrides: Any) -> Provider:
+    fields = {
+        "name": "Anthropic",
+        "preset": "anthropic",
+        "protocol": "anthropic",
+        "base_url": "https://api.anthropic.com",
+        "api_key": ANTHROPIC_KEY,
+    } | overrides
+    return make_provider(**fields)
+
+
 def make_model(provider: Provider, **overrides: Any) -> LLMModel:
     fields: dict[str, Any] = {"provider": provider, "model_id": "gpt-4o"} | overrides
     model = LLMModel(**fields)

@@ -8,7 +8,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from providers.models import Provider
-from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_provider
+from providers.tests.factories import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
+    make_anthropic_provider,
+    make_provider,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +30,7 @@ def test_rotation_moves_every_secret_to_the_newest_key_then_the_old_key_can_go(
 ) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [OLD_KEY]
     openai = make_provider(api_key=OPENAI_KEY)
-    anthropic = make_provider(
-        name="Anthropic",
-        preset="anthropic",
-        protocol="anthropic",
-        base_url="https://api.anthropic.com",
-        api_key=ANTHROPIC_KEY,
-    )
+    anthropic = make_anthropic_provider()
     make_provider(name="Ollama", preset="ollama", api_key="", base_url="https://ollama.lan/v1")
 
     settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]

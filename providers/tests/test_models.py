@@ -12,6 +12,7 @@ from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
     build_provider,
+    make_anthropic_provider,
     make_model,
     make_provider,
 )
@@ -294,13 +295,7 @@ def test_a_runner_target_carries_the_key_but_never_prints_it() -> None:
 
 
 def test_sampling_settings_are_refused_on_an_anthropic_model() -> None:
-    anthropic = make_provider(
-        name="Anthropic",
-        preset="anthropic",
-        protocol="anthropic",
-        base_url="https://api.anthropic.com",
-        api_key=ANTHROPIC_KEY,
-    )
+    anthropic = make_anthropic_provider()
     model = LLMModel(
         provider=anthropic,
         model_id="claude-sonnet-5-5",
