@@ -68,7 +68,7 @@ def _static_files_without_manifest(tmp_path_factory: pytest.TempPathFactory) -> 
     test) run collectstatic themselves.
     """
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    static_root = tmp_path_factory.mktemp("static")  # whitenoise warns when it is missing
+    static_root = tmp_path_factory.mktemp("static")  # the static server warns when it is missing
     storages = settings.STORAGES | {"staticfiles": plain}
     with override_settings(STORAGES=storages, STATIC_ROOT=static_root):
         yield

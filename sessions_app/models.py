@@ -176,9 +176,12 @@ class Message(models.Model):
         return bool(claimed)
 
     async def acheckpoint(self, content: str) -> bool:
-        """Save the text so far; returns whether someone asked to stop meanwhile."""
-        await Message.objects.filter(pk=self.pk).aupdate(content=content, updated_at=timezone.now())
-        return await Message.objects.filter(pk=self.pk, stop_requested=True).aexists()
+        """Save the text so far, unless a Stop came meanwhile: then True (one query either
+        way; the final text is saved when the answer ends)."""
+        saved = await Message.objects.filter(pk=self.pk, stop_requested=False).aupdate(
+            content=content, updated_at=timezone.now()
+        )
+        return not saved
 
     async def afinish(
         self, *, status: str, content: str, error: str = "", **audit: int | None
