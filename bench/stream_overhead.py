@@ -28,8 +28,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config.tests.uvicorn import Served, serve, stop  # noqa: E402
-from fakes.upstream import FakeUpstream, serving  # noqa: E402
+from config.tests.uvicorn import Served, free_port, serve, stop  # noqa: E402
 
 
 @dataclass
@@ -90,7 +89,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def prepare(env: dict[str, str], upstream: FakeUpstream, count: int) -> tuple[list[str], str]:
+def start_fake(tokens: int, token_delay: float) -> tuple[subprocess.Popen, str]:
+    """The fake upstream in its own process, so its threads do not share this one's GIL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "fakes.upstream", "--port", str(port)),
+            *("--tokens", str(tokens), "--token-delay", str(token_delay)),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.readline()  # it prints one line once it listens
+    return process, f"http://127.0.0.1:{port}/v1"
+
+
+def prepare(env: dict[str, str], base_url: str, count: int) -> tuple[list[str], str]:
     """Create a user, a provider on the fake, and `count` pending answers; their URLs."""
     script = f"""
 from django.contrib.auth.models import User
@@ -99,7 +114,7 @@ from providers.models import Provider, LLMModel
 from sessions_app.models import ChatSession
 user, _ = User.objects.get_or_create(username="bench")
 provider, _ = Provider.objects.get_or_create(name="Bench", defaults=dict(
-    preset="custom", base_url="{upstream.base_url}", allow_private_network=True,
+    preset="custom", base_url="{base_url}", allow_private_network=True,
     api_key="sk-bench-0000000000000000", enabled=True))
 model, _ = LLMModel.objects.get_or_create(provider=provider, model_id="gpt-4o")
 store = SessionStore()
@@ -149,34 +164,26 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
     )
-    upstream = FakeUpstream(
-        reply=[f" tok{i}" for i in range(args.tokens)], token_delay=args.token_delay
-    )
+    fake, base_url = start_fake(args.tokens, args.token_delay)
     rows = []
-    with serving(upstream):
-        served: Served = serve(env)
-        try:
-            # Warm-up, not measured: the first stream builds the provider's client (TLS
-            # context, connection pool) and fills the worker's caches.
-            paths, session_key = prepare(env, upstream, 1)
-            asyncio.run(
-                run_level([served.url + paths[0]], read_switchboard, {"sessionid": session_key})
-            )
-            for level in args.levels:
-                direct = asyncio.run(
-                    run_level([upstream.base_url + "/chat/completions"] * level, read_direct)
-                )
-                paths, session_key = prepare(env, upstream, level)
-                through = asyncio.run(
-                    run_level(
-                        [served.url + p for p in paths],
-                        read_switchboard,
-                        {"sessionid": session_key},
-                    )
-                )
-                rows.append((level, direct, through, rss_mb(served.process.pid)))
-        finally:
-            stop(served)
+    served: Served = serve(env)
+    try:
+        # Warm-up, not measured: the first stream builds the provider's client (TLS
+        # context, connection pool) and fills the worker's caches.
+        paths, session_key = prepare(env, base_url, 1)
+        asyncio.run(
+            run_level([served.url + paths[0]], read_switchboard, {"sessionid": session_key})
+        )
+        for level in args.levels:
+            direct = asyncio.run(run_level([base_url + "/chat/completions"] * level, read_direct))
+            paths, session_key = prepare(env, base_url, level)
+            cookies = {"sessionid": session_key}
+            urls = [served.url + p for p in paths]
+            through = asyncio.run(run_level(urls, read_switchboard, cookies))
+            rows.append((level, direct, through, rss_mb(served.process.pid)))
+    finally:
+        stop(served)
+        fake.terminate()
 
     print(f"tokens={args.tokens} token_delay={args.token_delay}s\n")
     print(
