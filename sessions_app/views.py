@@ -95,6 +95,7 @@ def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
     )
 
 
+@require_GET
 async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> StreamingHttpResponse:
     user = await request.auser()
     message = (
