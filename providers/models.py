@@ -6,6 +6,7 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -195,6 +196,12 @@ class LLMModel(models.Model):
     source = models.CharField(max_length=20, choices=ModelSource, default=ModelSource.MANUAL)
     first_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    allowed_tiers = models.ManyToManyField(
+        "Tier",
+        blank=True,
+        related_name="models",
+        help_text="The tiers that may use this model; none selected: every tier.",
+    )
     missing_since = models.DateTimeField(
         null=True,
         blank=True,
@@ -288,3 +295,49 @@ class LLMModel(models.Model):
                     pk=self.pk
                 ).update(is_default=False)
             self.save()
+
+
+class Tier(models.Model):
+    """Who may use which models: a user is in the tiers whose groups they belong to, or
+    in the default tier when in none. A model that lists no tiers is open to every tier."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    group = models.OneToOneField(
+        Group,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tier",
+        help_text="Members of this group are in this tier. Left empty, a group named "
+        "after the tier is created.",
+    )
+    default_model = models.ForeignKey(
+        LLMModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    daily_token_quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens a member may use per day; empty: no limit."
+    )
+    is_default = models.BooleanField(
+        "default tier", default=False, help_text="The tier of users in no tier's group."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="one_default_tier",
+                violation_error_message="Another tier is already the default tier.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def ensure_group(self) -> None:
+        """Give the tier a group named after it when it has none (admin, config import)."""
+        if self.group_id is None:
+            self.group, _ = Group.objects.get_or_create(name=self.name)
+            self.save(update_fields=["group"])

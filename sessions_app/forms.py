@@ -1,29 +1,56 @@
-"""Forms of the chat pages."""
+"""Forms of the chat pages. The model picker asks the registry, so it lists exactly the
+models this person may use, and a model posted anyway is refused with the reason."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 
+from providers import registry
 from providers.models import LLMModel
 
 
-class ModelChoiceField(forms.ModelChoiceField):
-    """Options grouped by provider (one optgroup each), labelled with display names."""
+class ModelPickerField(forms.TypedChoiceField):
+    """One optgroup per provider; whether a posted id may be used is the registry's call."""
 
-    def label_from_instance(self, obj: LLMModel) -> str:
-        return obj.label
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(coerce=int, **kwargs)
+
+    def valid_value(self, value: Any) -> bool:
+        return True  # checked in clean_model, with a reason instead of "invalid choice"
 
 
-def model_choices(queryset: Any) -> list[tuple[str, list[tuple[int, str]]]]:
+def picker_choices(models: Any) -> list[tuple[str, list[tuple[int, str]]]]:
     groups: dict[str, list[tuple[int, str]]] = {}
-    for model in queryset:
+    for model in models:
         groups.setdefault(model.provider.name, []).append((model.pk, model.label))
     return list(groups.items())
 
 
-class MessageForm(forms.Form):
+class ModelChoiceMixin(forms.Form):
+    """The picker's model, checked against what the user may use (see registry)."""
+
+    def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.available = registry.available_models(user).order_by(
+            "provider__name", "-is_default", "model_id"
+        )
+        self.fields["model"].choices = picker_choices(self.available)
+
+    def clean_model(self) -> LLMModel | None:
+        pk = self.cleaned_data.get("model")
+        if pk in (None, ""):
+            return None
+        try:
+            return registry.model_for(self.user, pk)
+        except registry.ModelUnavailableError as error:
+            raise forms.ValidationError(error.user_message) from None
+
+
+class MessageForm(ModelChoiceMixin):
     content = forms.CharField(
         label="Message",
         max_length=100_000,
@@ -31,24 +58,18 @@ class MessageForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Ask anything…"}),
         error_messages={"required": "Type a message first."},
     )
-    model = ModelChoiceField(
-        label="Model",
-        queryset=LLMModel.objects.none(),
-        error_messages={"invalid_choice": "That model is not available any more; pick another."},
-    )
+    model = ModelPickerField(label="Model", error_messages={"required": "Pick a model."})
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        usable = LLMModel.objects.usable().order_by("provider__name", "-is_default", "model_id")
-        self.fields["model"].queryset = usable
-        self.fields["model"].choices = model_choices(usable)
+
+class AnswerAgainForm(ModelChoiceMixin):
+    """Regenerate sends the picker's model; Retry sends none and keeps the answer's own."""
+
+    model = ModelPickerField(required=False)
+
+
+class ChooseModelForm(ModelChoiceMixin):
+    model = ModelPickerField()
 
 
 class RenameForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200, strip=True)
-
-
-class AnswerAgainForm(forms.Form):
-    """Regenerate sends the picker's model; Retry sends none and keeps the answer's own."""
-
-    model = forms.ModelChoiceField(queryset=LLMModel.objects.all(), required=False)

@@ -20,8 +20,9 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from providers.encryption import UnreadableSecretError
+from providers.registry import ModelUnavailableError, UnknownModelError
 from providers.runners.base import ChatRequest, ProviderError, ProviderTarget, TextDelta, Usage
-from providers.runners.router import NoUsableModelError, stream_reply
+from providers.runners.router import stream_reply
 from sessions_app.conversation import build_request
 from sessions_app.models import Message, Status
 
@@ -70,7 +71,7 @@ async def relay(message: Message) -> AsyncIterator[str]:
     except ProviderError as failure:
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error = Status.ERROR, failure.description
-    except (NoUsableModelError, UnreadableSecretError) as failure:
+    except (ModelUnavailableError, UnreadableSecretError) as failure:
         status, error = Status.ERROR, failure.user_message
     except asyncio.CancelledError:
         # The client went away (Django cancels the response): keep what arrived.
@@ -122,7 +123,7 @@ async def render_message(message: Message, *, final: bool = False) -> str:
 
 def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int]:
     if message.llm_model is None:
-        raise NoUsableModelError("The model for this answer was deleted; pick another one.")
+        raise UnknownModelError("The model for this answer was deleted; pick another one.")
     request, left_out = build_request(message)
     return request, message.llm_model.provider.target(), left_out
 

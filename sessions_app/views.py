@@ -16,9 +16,9 @@ from django_htmx.http import (
     retarget,
 )
 
-from providers.runners.router import NoUsableModelError, resolve_model
+from providers import registry
 from sessions_app import streaming
-from sessions_app.forms import AnswerAgainForm, MessageForm, RenameForm
+from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
 
 
@@ -33,11 +33,11 @@ def _session(request: HttpRequest, session_id: UUID) -> ChatSession:
 
 def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
     """What the chat page needs: the sidebar, the conversation, and the composer."""
-    form = MessageForm()
+    form = MessageForm(user=request.user)
     current = session.current_model if session else None
     try:
-        preselected = resolve_model(current=current)
-    except NoUsableModelError:
+        preselected = registry.default_model(request.user, current=current)
+    except registry.NoUsableModelError:
         preselected = None
     notice = ""
     if session and preselected and session.messages.exists() and current != preselected:
@@ -74,7 +74,7 @@ def session_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
 @require_POST
 def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
     session = _session(request, session_id) if session_id else None
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, user=request.user)
     if not form.is_valid():
         # htmx does not swap 4xx bodies by default: answer 200 and aim at the composer.
         context = {"form": form, "session": session, "has_models": True}
@@ -122,12 +122,14 @@ def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> Ht
     """Regenerate (with the model picked now) or Retry (with the answer's own model)."""
     session = _session(request, session_id)
     answer = get_object_or_404(session.messages, public_id=message_id)
-    form = AnswerAgainForm(request.POST)
+    form = AnswerAgainForm(request.POST, user=request.user)
     try:
-        chosen = form.cleaned_data["model"] if form.is_valid() else None
-        model = resolve_model(chosen=chosen or answer.llm_model)
+        if not form.is_valid():
+            raise AnswerAgainError(" ".join(form.errors["model"]))
+        chosen = form.cleaned_data["model"]
+        model = chosen or registry.model_for(request.user, answer.llm_model_id)
         reply = session.answer_again(answer, model=model)
-    except (NoUsableModelError, AnswerAgainError) as error:
+    except (registry.ModelUnavailableError, AnswerAgainError) as error:
         messages.error(request, error.user_message)
         return HttpResponseClientRefresh() if request.htmx else redirect(session)
     if not request.htmx:
@@ -148,12 +150,10 @@ def stop(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpRespon
 def choose_model(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """The picker changed: remember the model on the session, so a reload keeps it."""
     session = _session(request, session_id)
-    form = MessageForm(request.POST)
-    form.is_valid()  # only the model matters here; the message may still be empty
-    model = form.cleaned_data.get("model")
-    if model is None:
-        return HttpResponse("That model is not available any more; pick another.", status=200)
-    session.current_model = model
+    form = ChooseModelForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return HttpResponse(" ".join(form.errors["model"]))
+    session.current_model = form.cleaned_data["model"]
     session.save(update_fields=["current_model", "updated_at"])
     return HttpResponse(status=204)
 

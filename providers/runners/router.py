@@ -1,4 +1,4 @@
-"""Which runner serves a provider, and which model serves a message.
+"""Which runner serves a provider.
 
 Runners dispatch on the provider's protocol, one entry per protocol. A chat keeps one
 long-lived runner per provider (its HTTP connections pooled), rebuilt when the provider's
@@ -13,11 +13,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx2
-from django.db.models import Case, When
 from django.utils.module_loading import import_string
 
 from providers import outbound
-from providers.models import LLMModel
 from providers.runners.base import (
     ChatRequest,
     Event,
@@ -30,59 +28,8 @@ from providers.runners.base import (
 
 logger = logging.getLogger(__name__)
 
-
-class NoUsableModelError(Exception):
-    """No model may answer: nothing is enabled, or the chosen model was switched off."""
-
-    def __init__(self, user_message: str) -> None:
-        self.user_message = user_message
-        super().__init__(user_message)
-
-
-NOTHING_ENABLED = (
-    "No model can answer yet: in the admin, enable a provider that has an API key (or "
-    "needs none, like Ollama) and at least one of its models."
-)
-
-
-def resolve_model(*, chosen: LLMModel | None = None, current: LLMModel | None = None) -> LLMModel:
-    """The model for a message: the one chosen for it, else the session's current model,
-    else the first usable one. A chosen model that may not be used is an error, not a
-    silent switch; a session's stale current model is simply passed over."""
-    usable = LLMModel.objects.usable()
-    if chosen is not None:
-        found = usable.filter(pk=chosen.pk).first()
-        if found is None:
-            raise NoUsableModelError(
-                f"{chosen.label} cannot be used now: it or its provider is switched off, "
-                "or the provider has no key. Pick another model."
-            )
-        return found
-    if current is not None and (found := usable.filter(pk=current.pk).first()):
-        return found
-    first = usable.order_by("provider__name", "-is_default", "model_id").first()
-    if first is None:
-        raise NoUsableModelError(NOTHING_ENABLED)
-    return first
-
-
-def resolve_model_id(model_id: str) -> LLMModel:
-    """A bare model id (commands, config files): the enabled provider that owns it,
-    preferring one that holds a key of its own."""
-    found = (
-        LLMModel.objects.usable()
-        .filter(model_id=model_id)
-        .annotate(keyed=Case(When(provider__api_key="", then=0), default=1))
-        .order_by("-keyed", "provider__name")
-        .first()
-    )
-    if found is None:
-        raise NoUsableModelError(f"No enabled provider offers a model with the id {model_id}.")
-    return found
-
-
 # Dotted paths, imported on first use: the two SDKs take about 1.6 s to import, which
-# every manage.py command and worker start would otherwise pay (python -X importtime).
+# every manage.py command would otherwise pay (python -X importtime).
 RUNNERS = {
     "openai": "providers.runners.openai.OpenAIRunner",
     "anthropic": "providers.runners.anthropic.AnthropicRunner",

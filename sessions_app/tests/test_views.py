@@ -118,7 +118,7 @@ def test_a_model_switched_off_is_refused_with_a_message(
         headers={"HX-Request": "true"},
     )
 
-    assert "That model is not available any more; pick another." in response.content.decode()
+    assert "GPT-4o is switched off; pick another model." in response.content.decode()
     assert not Message.objects.exists()
     assert fake_upstream.requests == []
 
