@@ -23,7 +23,7 @@ from providers.forms import (
     ModelRowForm,
     ProviderForm,
 )
-from providers.models import LLMModel, Provider
+from providers.models import LLMModel, Provider, Tier
 from providers.runners.base import ProviderError
 
 admin.site.site_header = "Switchboard administration"
@@ -222,6 +222,7 @@ class LLMModelAdmin(admin.ModelAdmin):
     list_select_related = ("provider",)
     search_fields = ("model_id", "display_name")
     readonly_fields = ("source", "first_seen_at", "last_seen_at", "missing_since")
+    filter_horizontal = ("allowed_tiers",)
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[ModelForm]:
         return super().get_changelist_form(request, form=ModelRowForm, **kwargs)
@@ -233,3 +234,15 @@ class LLMModelAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: LLMModel, form: ModelForm, change: bool
     ) -> None:
         obj.save_keeping_one_default()
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ("name", "group", "default_model", "daily_token_quota", "is_default")
+    list_select_related = ("group", "default_model__provider")
+    search_fields = ("name", "description")
+    autocomplete_fields = ("default_model",)
+
+    def save_model(self, request: HttpRequest, obj: Tier, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        obj.ensure_group()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from itertools import groupby
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from providers.models import LLMModel, Provider
+from providers import registry
 
 
 def catalogue(request: HttpRequest) -> HttpResponse:
-    """The providers and their enabled models, with whether each can be used yet."""
-    providers = Provider.objects.prefetch_related(
-        Prefetch("models", queryset=LLMModel.objects.filter(enabled=True), to_attr="enabled_models")
+    """The models this person may use, by provider, with each provider's last check."""
+    available = registry.available_models(request.user).order_by(
+        "provider__name", "-is_default", "model_id"
     )
-    return render(request, "providers/catalogue.html", {"providers": providers})
+    by_provider = [(p, list(models)) for p, models in groupby(available, key=lambda m: m.provider)]
+    context = {"by_provider": by_provider, "tiers": registry.tiers_for(request.user)}
+    return render(request, "providers/catalogue.html", context)

@@ -377,3 +377,33 @@ def test_no_log_record_carries_the_key(staff_client: Client, caplog) -> None:
     assert NEW_KEY not in logged
     assert OPENAI_KEY not in logged
     assert "sk-bad key" not in logged
+
+
+def test_adding_a_tier_in_the_admin_creates_its_group(staff_client: Client) -> None:
+    from django.contrib.auth.models import Group
+
+    from providers.models import Tier
+
+    url = reverse("admin:providers_tier_add")
+    data = form_fields(staff_client.get(url).content.decode(), "tier_form") | {
+        "name": "Research",
+        "daily_token_quota": "100000",
+    }
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302
+    assert Tier.objects.get().group == Group.objects.get(name="Research")
+
+
+def test_a_model_lists_its_allowed_tiers(staff_client: Client) -> None:
+    from providers.models import Tier
+
+    model = make_model(make_provider())
+    tier = Tier.objects.create(name="Research")
+    url = reverse("admin:providers_llmmodel_change", args=[model.pk])
+    data = form_fields(staff_client.get(url).content.decode(), "llmmodel_form")
+
+    staff_client.post(url, data | {"allowed_tiers": [str(tier.pk)]})
+
+    assert list(model.allowed_tiers.all()) == [tier]

@@ -330,3 +330,30 @@ def test_switching_the_model_is_remembered_on_the_chat(
     assert response.status_code == 204
     session.refresh_from_db()
     assert session.current_model == other
+
+
+def test_a_model_closed_to_the_users_tier_is_refused_and_not_listed(
+    alice: Client, user: User, model: LLMModel, fake_upstream: FakeUpstream
+) -> None:
+    from providers.models import Tier
+
+    research = Tier.objects.create(name="Research")
+    research.ensure_group()
+    interns = Tier.objects.create(name="Interns", is_default=True)
+    interns.ensure_group()
+    model.allowed_tiers.add(research)
+    open_model = make_model(model.provider, model_id="gpt-4o-mini", display_name="Mini")
+    session = ChatSession.objects.create(owner=user)
+
+    page = alice.get(session.get_absolute_url()).content.decode()
+    response = alice.post(
+        reverse("sessions_app:send", args=[session.public_id]),
+        {"content": "Hello", "model": model.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    assert f'value="{model.pk}"' not in page
+    assert f'value="{open_model.pk}"' in page
+    assert "GPT-4o is not available to your tier (Interns)." in response.content.decode()
+    assert not Message.objects.exists()
+    assert fake_upstream.requests == []
