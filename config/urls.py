@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("sessions_app.urls")),
     path("", include("providers.urls")),
     path("accounts/", include(account_patterns)),
+    path("settings/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
 ]

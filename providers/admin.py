@@ -72,6 +72,7 @@ class ProviderAdmin(admin.ModelAdmin):
                     "base_url",
                     "allow_private_network",
                     "enabled",
+                    "allow_personal_keys",
                 )
             },
         ),

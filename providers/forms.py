@@ -1,4 +1,6 @@
-"""Admin forms: the provider's write-only key input, and model rows checked as a whole."""
+"""Forms: the provider's write-only key input, model rows checked as a whole (admin), and
+the model picker people use, which asks the registry: it lists exactly the models the
+person may use, and refuses one posted anyway with the reason."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import json
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
+from providers import registry
 from providers.models import LLMModel, Provider
 from providers.presets import PRESETS
 
@@ -55,6 +59,7 @@ class ProviderForm(forms.ModelForm):
             "base_url",
             "allow_private_network",
             "enabled",
+            "allow_personal_keys",
             "api_key",
             "settings",
         ]
@@ -133,3 +138,41 @@ class ModelInlineFormSet(_OneDefaultPerProvider, BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         self._check_one_default()
+
+
+class ModelPickerField(forms.TypedChoiceField):
+    """One optgroup per provider; whether a posted id may be used is the registry's call."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(coerce=int, **kwargs)
+
+    def valid_value(self, value: Any) -> bool:
+        return True  # checked in clean_model, with a reason instead of "invalid choice"
+
+
+def picker_choices(models: Any) -> list[tuple[str, list[tuple[int, str]]]]:
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for model in models:
+        groups.setdefault(model.provider.name, []).append((model.pk, model.label))
+    return list(groups.items())
+
+
+class ModelChoiceMixin(forms.Form):
+    """The picker's model, checked against what the user may use (see registry)."""
+
+    def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.available = registry.available_models(user).order_by(
+            "provider__name", "-is_default", "model_id"
+        )
+        self.fields["model"].choices = picker_choices(self.available)
+
+    def clean_model(self) -> LLMModel | None:
+        pk = self.cleaned_data.get("model")
+        if pk in (None, ""):
+            return None
+        try:
+            return registry.model_for(self.user, pk)
+        except registry.ModelUnavailableError as error:
+            raise forms.ValidationError(error.user_message) from None

@@ -37,6 +37,11 @@ class Provider(models.Model):
         "localhost). Cloud metadata addresses stay refused.",
     )
     enabled = models.BooleanField(default=False)
+    allow_personal_keys = models.BooleanField(
+        default=True,
+        help_text="People may store their own key for this provider; their messages then "
+        "use it instead of the team's.",
+    )
     is_builtin = models.BooleanField("built-in", default=False, editable=False)
     settings = models.JSONField(
         default=dict,
@@ -77,14 +82,17 @@ class Provider(models.Model):
     def masked_key(self) -> str:
         return self.api_key.masked()
 
-    def target(self) -> ProviderTarget:
-        """Plain values for a runner. Raises UnreadableSecretError for an unreadable key."""
+    def target(self, *, personal_key: Secret | None = None) -> ProviderTarget:
+        """Plain values for a runner: with a person's own key when given and this provider
+        allows personal keys, else the team's. Raises UnreadableSecretError."""
         settings = self.settings if isinstance(self.settings, dict) else {}
+        personal = personal_key if personal_key and self.allow_personal_keys else None
         return ProviderTarget(
             name=self.name,
             protocol=self.protocol,
             base_url=self.base_url,
-            api_key=self.api_key.reveal(),
+            api_key=(personal or self.api_key).reveal(),
+            api_key_is_personal=personal is not None,
             allow_private_network=self.allow_private_network,
             output_limit_param=self.preset_info.output_limit_param,
             connect_timeout=settings.get("connect_timeout", ProviderTarget.connect_timeout),

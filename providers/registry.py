@@ -92,9 +92,10 @@ def model_for(user: User, pk: int | None) -> LLMModel:
 
 def default_model(user: User, *, current: LLMModel | None = None) -> LLMModel:
     """The model to preselect: the session's current one while it stays available, else
-    the tier's default, else a provider's default, else the first available."""
+    the person's own default, else the tier's, else a provider's, else the first available."""
     available = available_models(user)
-    candidates = [current] + [tier.default_model for tier in tiers_for(user)]
+    own = getattr(getattr(user, "personal_settings", None), "default_model", None)
+    candidates = [current, own] + [tier.default_model for tier in tiers_for(user)]
     for candidate in candidates:
         if candidate is not None and available.filter(pk=candidate.pk).exists():
             return available.get(pk=candidate.pk)

@@ -132,6 +132,9 @@ class Message(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     stop_requested = models.BooleanField(default=False)
+    used_personal_key = models.BooleanField(
+        default=False, help_text="Answered with the person's own key, not the team's."
+    )
     turns_left_out = models.PositiveIntegerField(
         default=0, help_text="Earlier turns not sent, to fit the model's context budget."
     )

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
+from accounts.models import personal_key_for
 from providers.encryption import UnreadableSecretError
 from providers.registry import ModelUnavailableError, UnknownModelError
 from providers.runners.base import ChatRequest, ProviderError, ProviderTarget, TextDelta, Usage
@@ -48,6 +49,7 @@ async def relay(message: Message) -> AsyncIterator[str]:
     try:
         request, target, left_out = await sync_to_async(_prepare)(message)
         audit["turns_left_out"] = left_out
+        audit["used_personal_key"] = target.api_key_is_personal
         checkpoint_at = started + CHECKPOINT_SECONDS
         stopped = False
         # aclosing: a Stop or a closed tab ends the upstream request at once.
@@ -125,7 +127,9 @@ def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int]:
     if message.llm_model is None:
         raise UnknownModelError("The model for this answer was deleted; pick another one.")
     request, left_out = build_request(message)
-    return request, message.llm_model.provider.target(), left_out
+    provider = message.llm_model.provider
+    target = provider.target(personal_key=personal_key_for(message.session.owner_id, provider))
+    return request, target, left_out
 
 
 def _ms_since(started: float) -> int:

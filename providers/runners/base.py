@@ -186,6 +186,7 @@ class ProviderTarget:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     extra_headers: tuple[tuple[str, str], ...] = ()
+    api_key_is_personal: bool = False  # the person's own key, not the team's
 
 
 def sdk_options(target: ProviderTarget, http_client: httpx2.AsyncClient) -> dict[str, Any]:

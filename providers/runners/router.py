@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -60,8 +61,11 @@ async def open_runner(target: ProviderTarget) -> AsyncIterator[Runner]:
         await runner.aclose()
 
 
-# provider name → (its target, the event loop its client belongs to, the runner)
-_runners: dict[str, tuple[ProviderTarget, asyncio.AbstractEventLoop, Runner]] = {}
+# (provider name, key) → (its target, the event loop its client belongs to, the runner).
+# Personal keys get runners of their own; the oldest are dropped past RUNNER_CACHE_SIZE.
+_runners: OrderedDict[tuple[str, str], tuple[ProviderTarget, asyncio.AbstractEventLoop, Runner]]
+_runners = OrderedDict()
+RUNNER_CACHE_SIZE = 256
 
 
 def runner_for(target: ProviderTarget) -> Runner:
@@ -71,11 +75,15 @@ def runner_for(target: ProviderTarget) -> Runner:
     connections close when it is collected.
     """
     loop = asyncio.get_running_loop()  # an httpx client is bound to the loop it ran on
-    cached = _runners.get(target.name)
+    slot = (target.name, target.api_key)
+    cached = _runners.get(slot)
     if cached and cached[0] == target and cached[1] is loop:
+        _runners.move_to_end(slot)
         return cached[2]
     runner = build_runner(target)
-    _runners[target.name] = (target, loop, runner)
+    _runners[slot] = (target, loop, runner)
+    if len(_runners) > RUNNER_CACHE_SIZE:
+        _runners.popitem(last=False)
     return runner
 
 

@@ -30,9 +30,12 @@ def test_verify_providers_prints_one_line_each(
 def test_verify_providers_fails_with_json_and_no_key(
     fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Verification runs providers concurrently, so the failure comes from the key (which
+    # the fake checks), not from a fault whose turn would depend on timing.
+    bad_key = "sk-proj-a-wrong-key-0123456789abcdef"
+    fake_upstream.api_key = OPENAI_KEY
     make_fake_provider(fake_upstream, name="Good")
-    make_fake_provider(fake_upstream, name="Bad")
-    fake_upstream.faults += [Fault(), Fault(status=401, echo_key=True)]
+    make_fake_provider(fake_upstream, name="Bad", api_key=bad_key)
 
     with pytest.raises(CommandError, match=r"1 of 2 providers failed verification\."):
         call_command("verify_providers", "--provider", "Good", "--provider", "Bad", "--json")
@@ -44,6 +47,7 @@ def test_verify_providers_fails_with_json_and_no_key(
         ("Bad", False, "bad key"),
     ]
     assert OPENAI_KEY not in captured.out + captured.err
+    assert bad_key not in captured.out + captured.err
 
 
 def test_an_unknown_provider_name_is_named(fake_upstream: FakeUpstream) -> None:
