@@ -11,7 +11,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import PersonalKey
 from fakes.upstream import FakeUpstream, Fault
+from providers.models import Provider
 from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 from sessions_app.streaming import CLOSED_TAB
@@ -199,3 +201,31 @@ def test_another_persons_stream_is_a_404(
 
     assert response.status_code == 404
     assert fake_upstream.requests == []
+
+
+def test_a_personal_key_is_used_for_its_owner_only_and_not_once_turned_off(
+    asgi_server: str,
+    reply: Message,
+    cookies: dict[str, str],
+    other_user: User,
+    other_cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+) -> None:
+    mine = "sk-proj-YWxpY2Vfb3duX2tleV9mb3JfdGhlX2Zha2U0000"
+    provider = reply.llm_model.provider
+    PersonalKey.objects.create(user=reply.session.owner, provider=provider, api_key=mine)
+    others = ChatSession.objects.create(owner=other_user)
+    other_reply = others.start_turn(content="Hi", model=reply.llm_model)[1]
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+    read_events(stream_url(asgi_server, other_reply), other_cookies)
+    Provider.objects.filter(pk=provider.pk).update(allow_personal_keys=False)
+    later = reply.session.start_turn(content="Again", model=reply.llm_model)[1]
+    read_events(stream_url(asgi_server, later), cookies)
+
+    assert [r.key for r in fake_upstream.requests] == [mine, OPENAI_KEY, OPENAI_KEY]
+    assert '<span class="badge">your key</span>' in events[-1][1]
+    assert mine not in events[-1][1]
+    reply.refresh_from_db()
+    later.refresh_from_db()
+    assert (reply.used_personal_key, later.used_personal_key) == (True, False)

@@ -1,0 +1,114 @@
+"""The personal settings page: a default model, and bringing one's own key."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import PersonalKey, PersonalSettings
+from providers import registry
+from providers.models import Provider, Tier
+from providers.tests.factories import OPENAI_KEY, make_model, make_provider
+
+pytestmark = pytest.mark.django_db
+
+MY_KEY = "sk-proj-bXlfb3duX2tleV9mb3JfdGVzdHM0000aliceX"
+
+
+@pytest.fixture
+def openai() -> Provider:
+    return make_provider()
+
+
+@pytest.fixture
+def alice(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
+
+
+def test_a_personal_key_is_stored_encrypted_and_shown_masked(
+    alice: Client, user: User, openai: Provider
+) -> None:
+    response = alice.post(
+        reverse("settings_save_key", args=[openai.pk]), {"api_key": MY_KEY}, follow=True
+    )
+
+    html = response.content.decode()
+    assert "Your key for OpenAI is saved." in html
+    assert "sk-pr…" in html
+    assert MY_KEY.encode() not in response.content
+    assert OPENAI_KEY.encode() not in response.content
+    assert PersonalKey.objects.get(user=user).api_key.reveal() == MY_KEY
+
+
+def test_a_bad_personal_key_is_refused_without_echoing_it(alice: Client, openai: Provider) -> None:
+    bad = "sk-proj-with a space-0123456789"
+
+    response = alice.post(
+        reverse("settings_save_key", args=[openai.pk]), {"api_key": bad}, follow=True
+    )
+
+    assert "An API key has no spaces or line breaks inside it." in response.content.decode()
+    assert bad.encode() not in response.content
+    assert not PersonalKey.objects.exists()
+
+
+def test_a_personal_key_can_be_removed(alice: Client, user: User, openai: Provider) -> None:
+    PersonalKey.objects.create(user=user, provider=openai, api_key=MY_KEY)
+
+    alice.post(reverse("settings_remove_key", args=[openai.pk]))
+
+    assert not PersonalKey.objects.exists()
+
+
+def test_a_provider_with_personal_keys_off_is_not_offered(alice: Client, openai: Provider) -> None:
+    Provider.objects.filter(pk=openai.pk).update(allow_personal_keys=False)
+
+    page = alice.get(reverse("settings")).content.decode()
+    refused = alice.post(reverse("settings_save_key", args=[openai.pk]), {"api_key": MY_KEY})
+
+    assert "No provider accepts personal keys right now." in page
+    assert refused.status_code == 404
+    assert not PersonalKey.objects.exists()
+
+
+def test_one_users_key_is_not_another_users(
+    client: Client, user: User, other_user: User, openai: Provider
+) -> None:
+    PersonalKey.objects.create(user=user, provider=openai, api_key=MY_KEY)
+    client.force_login(other_user)
+
+    page = client.get(reverse("settings")).content.decode()
+    client.post(reverse("settings_remove_key", args=[openai.pk]))
+
+    assert "Your key:" not in page
+    assert PersonalKey.objects.filter(user=user).exists()
+
+
+def test_the_default_model_is_saved_and_preselected(
+    alice: Client, user: User, openai: Provider
+) -> None:
+    make_model(openai, model_id="gpt-4o", is_default=True)
+    mine = make_model(openai, model_id="gpt-4o-mini", display_name="Mini")
+
+    alice.post(reverse("settings_default_model"), {"model": mine.pk})
+
+    assert PersonalSettings.objects.get(user=user).default_model == mine
+    assert registry.default_model(User.objects.get(pk=user.pk)) == mine
+    chat = alice.get(reverse("sessions_app:index")).content.decode()
+    assert f'<option value="{mine.pk}" selected>Mini</option>' in chat
+
+
+def test_a_default_model_closed_to_the_tier_is_refused(
+    alice: Client, user: User, openai: Provider
+) -> None:
+    closed = make_model(openai, model_id="gpt-4o", display_name="GPT-4o")
+    Tier.objects.create(name="Interns", is_default=True)
+    closed.allowed_tiers.add(Tier.objects.create(name="Research"))
+
+    response = alice.post(reverse("settings_default_model"), {"model": closed.pk}, follow=True)
+
+    assert "GPT-4o is not available to your tier (Interns)." in response.content.decode()
+    assert not PersonalSettings.objects.exists()
