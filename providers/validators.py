@@ -173,6 +173,7 @@ PROVIDER_SETTINGS: dict[str, Rule] = {
     "read_timeout": Number(1, 600),
     "extra_headers": Headers(),
     "auto_enable_new_models": Flag(),  # models found by "Fetch models" arrive enabled
+    "api_key_env": Text(max_length=100),  # the ${NAME} an export writes for the key
 }
 
 

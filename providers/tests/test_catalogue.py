@@ -1,0 +1,239 @@
+"""The catalogue as code: export, validate with paths, plan, apply, round trip."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+from django.contrib.auth.models import Group
+
+from providers.catalogue import CatalogueError, export_document, read_document
+from providers.models import LLMModel, Provider, Tier
+from providers.tests.factories import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
+    make_anthropic_provider,
+    make_model,
+    make_provider,
+)
+
+pytestmark = pytest.mark.django_db
+
+ENV = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY}
+
+
+@pytest.fixture
+def instance() -> None:
+    research = Tier.objects.create(name="Research", description="Everything")
+    research.ensure_group()
+    interns = Tier.objects.create(name="Interns", is_default=True, daily_token_quota=50_000)
+    interns.ensure_group()
+    openai = make_provider(settings={"read_timeout": 30})
+    big = make_model(openai, model_id="gpt-4o", display_name="GPT-4o", is_default=True)
+    big.allowed_tiers.add(research)
+    mini = make_model(openai, model_id="gpt-4o-mini", settings={"temperature": 0.3})
+    anthropic = make_anthropic_provider()
+    make_model(anthropic, model_id="claude-sonnet-5-5", enabled=False)
+    interns.default_model = mini
+    interns.save()
+
+
+def test_the_export_holds_references_never_keys(instance: None) -> None:
+    document = export_document()
+
+    assert OPENAI_KEY not in document
+    assert ANTHROPIC_KEY not in document
+    assert OPENAI_KEY[:12] not in document
+    assert "api_key: ${OPENAI_API_KEY}" in document
+    assert "api_key: ${ANTHROPIC_API_KEY}" in document
+
+
+def test_the_key_reference_name_can_be_chosen(instance: None) -> None:
+    Provider.objects.filter(name="OpenAI").update(settings={"api_key_env": "TEAM_OPENAI"})
+
+    assert "api_key: ${TEAM_OPENAI}" in export_document()
+
+
+def test_an_export_imports_into_an_empty_instance_identically(instance: None) -> None:
+    document = export_document()
+    Tier.objects.update(default_model=None)
+    Provider.objects.all().delete()
+    Tier.objects.all().delete()
+    Group.objects.all().delete()
+
+    read_document(document, env=ENV).apply(prune=False)
+
+    assert export_document() == document
+    assert Provider.objects.get(name="OpenAI").api_key.reveal() == OPENAI_KEY
+    assert Provider.objects.get(name="Anthropic").api_key.reveal() == ANTHROPIC_KEY
+    assert Tier.objects.get(name="Interns").group.name == "Interns"
+
+
+def test_importing_an_export_of_the_same_instance_changes_nothing(instance: None) -> None:
+    tokens = [provider.api_key.token() for provider in Provider.objects.all()]
+
+    plan = read_document(export_document(), env=ENV)
+    applied = plan.apply(prune=False)
+
+    assert {change.action for change in plan.changes} == {"unchanged"}
+    assert applied == []
+    assert [provider.api_key.token() for provider in Provider.objects.all()] == tokens
+
+
+def test_a_dry_run_plan_lists_the_changes_and_changes_nothing(instance: None) -> None:
+    data = yaml.safe_load(export_document())
+    data["providers"][1]["models"][0]["display_name"] = "GPT-4 Omni"
+    data["providers"].append({"name": "Groq", "preset": "groq"})
+    document = yaml.safe_dump(data)
+
+    plan = read_document(document, env=ENV)
+
+    lines = [str(change) for change in plan.changes]
+    assert "update model OpenAI/gpt-4o (display_name)" in lines
+    assert "create provider Groq" in lines
+    assert LLMModel.objects.get(model_id="gpt-4o").display_name == "GPT-4o"
+    assert not Provider.objects.filter(name="Groq").exists()
+
+
+def test_prune_removes_what_the_file_leaves_out(instance: None) -> None:
+    document = export_document()
+    make_provider(name="Old", preset="custom", base_url="https://old.example.com/v1")
+
+    plan = read_document(document, env=ENV)
+    assert "would prune provider Old" in [str(change) for change in plan.changes]
+    plan.apply(prune=False)
+    assert Provider.objects.filter(name="Old").exists()
+    read_document(document, env=ENV).apply(prune=True)
+    assert not Provider.objects.filter(name="Old").exists()
+
+
+def test_a_new_host_in_the_file_takes_the_files_key(instance: None) -> None:
+    document = export_document().replace(
+        "https://api.openai.com/v1", "https://gateway.example.com/v1"
+    )
+
+    read_document(document, env=ENV).apply(prune=False)
+
+    assert Provider.objects.get(name="OpenAI").base_url == "https://gateway.example.com/v1"
+
+
+def broken(yaml_text: str) -> list[str]:
+    with pytest.raises(CatalogueError) as caught:
+        read_document(textwrap.dedent(yaml_text), env=ENV)
+    return caught.value.problems
+
+
+def provider_a(extra: str) -> str:
+    return f"providers:\n  - {{name: A, preset: custom, base_url: 'https://a.example/v1'{extra}}}\n"
+
+
+BROKEN = [
+    ("providers: [unclosed", "(document): line 1, column"),
+    ("- just\n- a list\n", "(document): must be a mapping"),
+    ("providers: {name: x}\n", "providers: must be a list"),
+    ("colours: []\n", "colours: is not a known section"),
+    ("version: 2\n", "version: must be 1"),
+    ("providers:\n  - preset: openai\n", "providers[0].name: is required"),
+    ("providers:\n  - name: A\n    preset: nope\n", "providers[0].preset: nope is not a preset"),
+    (
+        "providers:\n  - {name: A, preset: custom, base_url: 'https://a.example/v1'}\n"
+        "  - {name: A, preset: custom, base_url: 'https://b.example/v1'}\n",
+        "providers[1].name: A appears twice",
+    ),
+    (
+        "providers:\n  - {name: A, preset: custom, base_url: 'ftp://x'}\n",
+        "providers[0].base_url: Enter an http",
+    ),
+    (
+        "providers:\n  - {name: A, preset: custom, base_url: 'https://10.0.0.1/v1'}\n",
+        "providers[0].base_url: This address is refused",
+    ),
+    (
+        "providers:\n  - {name: A, preset: openai, api_key: 'sk-plain-key'}\n",
+        "providers[0].api_key: write a ${ENV_VAR} reference",
+    ),
+    (
+        "providers:\n  - {name: A, preset: openai, api_key: '${NOT_SET_ANYWHERE}'}\n",
+        "missing environment variables: NOT_SET_ANYWHERE (providers[0].api_key)",
+    ),
+    (
+        "providers:\n  - {name: A, preset: openai, enabled: true}\n",
+        "providers[0].api_key: OpenAI needs an API key",
+    ),
+    (
+        provider_a(", enabled: 'yes'"),
+        "providers[0].enabled: must be true or false",
+    ),
+    (
+        provider_a(", colour: red"),
+        "providers[0].colour: is not a known field",
+    ),
+    (
+        provider_a(", settings: {read_timeout: 0}"),
+        "providers[0].settings.read_timeout: must be a number between 1 and 600",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, settings: {temperature: 3}}\n",
+        "providers[0].models[0].settings.temperature: must be a number between 0 and 2",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: 'has space'}\n",
+        "providers[0].models[0].model_id: A model id has no spaces",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, is_default: true}\n"
+        "      - {model_id: n, is_default: true}\n",
+        "providers[0].models: at most one model can be the default, 2 are",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, tiers: [Nobody]}\n",
+        "providers[0].models[0].tiers[0]: Nobody is not a tier",
+    ),
+    (
+        "tiers:\n  - {name: T, default_model: 'X/y'}\n",
+        "tiers[0].default_model: X/y is not a model in this file",
+    ),
+    (
+        "tiers:\n  - {name: T, is_default: true}\n  - {name: U, is_default: true}\n",
+        "tiers: at most one tier can be the default, 2 are",
+    ),
+    (
+        "tiers:\n  - {name: T, daily_token_quota: 0}\n",
+        "tiers[0].daily_token_quota: must be a positive whole number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("document", "problem"), BROKEN)
+def test_each_problem_is_reported_with_its_path(document: str, problem: str) -> None:
+    problems = broken(document)
+
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_the_corpus_has_at_least_fifteen_broken_files() -> None:
+    assert len(BROKEN) >= 15
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = broken(
+        """\
+        providers:
+          - {name: A, preset: nope}
+          - {name: B, preset: openai, api_key: '${MISSING_ONE}'}
+          - {name: C, preset: openai, api_key: '${MISSING_TWO}'}
+        tiers:
+          - {name: T, daily_token_quota: 0}
+        """
+    )
+
+    assert len(problems) == 3
+    assert (
+        "missing environment variables: MISSING_ONE (providers[1].api_key), "
+        "MISSING_TWO (providers[2].api_key)" in problems
+    )
