@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from providers import validators
+from providers import catalogue_json, validators
 from providers.encryption import UnreadableSecretError
 from providers.models import LLMModel, Protocol, Provider, Tier
 from providers.presets import PRESETS
@@ -152,6 +152,7 @@ class Plan:
     providers: list[dict[str, Any]]
     keys: dict[str, str]  # provider name → key from the environment
     changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a JSON registry could not map
 
     def apply(self, *, prune: bool) -> list[Change]:
         with transaction.atomic():
@@ -159,13 +160,24 @@ class Plan:
 
 
 def read_document(text: str, *, env: Mapping[str, str]) -> Plan:
-    """Validate the whole document; raise CatalogueError with every problem at once."""
+    """Validate the whole document (YAML, or the JSON registry format: JSON is YAML too);
+    raise CatalogueError with every problem at once."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise CatalogueError([f"(document): {where}not valid YAML ({error.problem})"]) from None
+    notes: list[str] = []
+    if catalogue_json.looks_like_registry_json(document):
+        document, keys, notes = catalogue_json.from_registry_json(document)
+        env = {**env, **keys}
+    plan = _plan(document, env)
+    plan.notes = notes
+    return plan
+
+
+def _plan(document: Any, env: Mapping[str, str]) -> Plan:
     problems: list[str] = []
     if not isinstance(document, dict):
         raise CatalogueError(["(document): must be a mapping with `providers` and `tiers`"])

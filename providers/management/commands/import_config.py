@@ -34,6 +34,8 @@ class Command(BaseCommand):
         except CatalogueError as error:
             listing = "\n".join(f"  {problem}" for problem in error.problems)
             raise CommandError(f"{file} has {len(error.problems)} problems:\n{listing}") from None
+        for note in plan.notes:
+            self.stderr.write(self.style.WARNING(note))
         for change in plan.changes:
             if change.action != "prune" or prune or dry_run:
                 self.stdout.write(str(change))

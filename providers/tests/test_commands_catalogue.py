@@ -1,0 +1,96 @@
+"""export_config and import_config as a person runs them, and the JSON registry format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from providers.models import LLMModel, Provider, Tier
+from providers.tests.factories import OPENAI_KEY, make_model, make_provider
+
+pytestmark = pytest.mark.django_db
+
+
+def test_export_to_a_file_then_a_dry_run_import_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_model(make_provider(), model_id="gpt-4o")
+    target = tmp_path / "catalogue.yaml"
+    call_command("export_config", "-o", str(target))
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+
+    call_command("import_config", str(target), "--dry-run")
+
+    out = capsys.readouterr().out
+    assert OPENAI_KEY not in target.read_text()
+    assert "unchanged provider OpenAI" in out
+    assert "unchanged model OpenAI/gpt-4o" in out
+    assert "Dry run: nothing was changed." in out
+
+
+def test_a_broken_file_lists_every_problem_and_changes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "broken.yaml"
+    target.write_text("providers:\n  - {name: A, preset: nope}\n  - {preset: openai}\n")
+
+    with pytest.raises(CommandError) as caught:
+        call_command("import_config", str(target))
+
+    message = str(caught.value)
+    assert "has 2 problems" in message
+    assert "providers[0].preset: nope is not a preset" in message
+    assert "providers[1].name: is required" in message
+    assert not Provider.objects.exists()
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match=r"Cannot read .*nowhere\.yaml: No such file"):
+        call_command("import_config", str(tmp_path / "nowhere.yaml"))
+
+
+def test_the_json_registry_format_imports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GROQ_KEY", "gsk_" + "g" * 40)
+    registry = {
+        "default_model": "gpt-4o-mini",
+        "provider_configs": {
+            "groq-team": {"base_url": "https://api.groq.com/openai/v1", "api_key": "${GROQ_KEY}"}
+        },
+        "models": [
+            {
+                "display_name": "GPT-4o",
+                "model": "gpt-4o",
+                "base_url": "https://api.openai.com/v1",
+                "api_key": OPENAI_KEY,
+                "allowed_tiers": ["pro"],
+            },
+            {
+                "display_name": "Mini",
+                "model": "gpt-4o-mini",
+                "base_url": "https://api.openai.com/v1",
+                "temperature": 0.2,
+            },
+            {"model": "llama-3.3-70b-versatile", "base_url": "https://api.groq.com/openai/v1"},
+        ],
+        "owner": "platform team",
+    }
+    target = tmp_path / "registry.json"
+    target.write_text(json.dumps(registry))
+
+    call_command("import_config", str(target))
+
+    captured = capsys.readouterr()
+    openai = Provider.objects.get(name="OpenAI")
+    assert openai.api_key.reveal() == OPENAI_KEY
+    assert Provider.objects.get(name="groq-team").api_key.reveal() == "gsk_" + "g" * 40
+    gpt = LLMModel.objects.get(model_id="gpt-4o")
+    assert (gpt.display_name, [t.name for t in gpt.allowed_tiers.all()]) == ("GPT-4o", ["pro"])
+    assert Tier.objects.get(is_default=True).default_model.model_id == "gpt-4o-mini"
+    assert "owner: cannot be mapped (ignored)" in captured.err
+    assert "models[1].temperature: cannot be mapped (ignored)" in captured.err
+    assert "models[0].api_key: a plain key was found" in captured.err
+    assert OPENAI_KEY not in captured.out + captured.err
