@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
-from providers import discovery, verification
+from providers import catalogue, discovery, verification
 from providers.encryption import UnreadableSecretError
 from providers.forms import (
     ModelChangelistFormSet,
@@ -47,7 +48,8 @@ class ProviderAdmin(admin.ModelAdmin):
     list_display = ("name", "preset", "protocol", "enabled", "key", "model_count", "status")
     list_filter = ("preset", "protocol", "enabled", "is_builtin")
     search_fields = ("name", "base_url")
-    actions = ["verify_selected", "fetch_models_selected"]
+    actions = ["verify_selected", "fetch_models_selected", "export_selected"]
+    change_list_template = "admin/providers/provider/change_list.html"
     change_form_template = "admin/providers/provider/change_form.html"
 
     class Media:
@@ -114,6 +116,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 view(self.fetch_models_view),
                 name="providers_provider_fetch_models",
             ),
+            path("import/", self.admin_site.admin_view(self.import_view), name="providers_import"),
             path(
                 "enable-models/",
                 view(self.enable_models_view),
@@ -133,6 +136,40 @@ class ProviderAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Provider]
     ) -> TemplateResponse:
         return self._discovery_page(request, list(queryset))
+
+    @admin.action(description="Export selected as YAML")
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Provider]) -> HttpResponse:
+        response = HttpResponse(
+            catalogue.export_document(list(queryset)), content_type="application/yaml"
+        )
+        response["Content-Disposition"] = 'attachment; filename="switchboard-catalogue.yaml"'
+        return response
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Paste or upload a catalogue, see the dry-run plan, then apply it on confirmation."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        text = request.POST.get("document", "")
+        if upload := request.FILES.get("file"):
+            text = upload.read().decode("utf-8", errors="replace")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a catalogue",
+            "document": text,
+            "prune": bool(request.POST.get("prune")),
+        }
+        if request.method == "POST" and text:
+            try:
+                plan = catalogue.read_document(text, env=os.environ)
+            except catalogue.CatalogueError as error:
+                context["problems"] = error.problems
+            else:
+                if "apply" in request.POST:
+                    applied = plan.apply(prune=context["prune"])
+                    self.message_user(request, f"Catalogue imported: {len(applied)} changes.")
+                    return HttpResponseRedirect(reverse("admin:providers_provider_changelist"))
+                context["plan"] = plan
+        return TemplateResponse(request, "admin/providers/provider/import.html", context)
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         provider = self._provider_to_change(request, pk)

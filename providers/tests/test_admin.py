@@ -407,3 +407,53 @@ def test_a_model_lists_its_allowed_tiers(staff_client: Client) -> None:
     staff_client.post(url, data | {"allowed_tiers": [str(tier.pk)]})
 
     assert list(model.allowed_tiers.all()) == [tier]
+
+
+def test_export_selected_downloads_yaml_without_keys(staff_client: Client) -> None:
+    openai = make_provider()
+    make_provider(name="Other", preset="custom", base_url="https://other.example.com/v1")
+
+    response = staff_client.post(
+        reverse("admin:providers_provider_changelist"),
+        {"action": "export_selected", "_selected_action": [openai.pk]},
+    )
+
+    assert response["Content-Type"] == "application/yaml"
+    assert b"name: OpenAI" in response.content
+    assert b"name: Other" not in response.content
+    assert b"${OPENAI_API_KEY}" in response.content
+    assert OPENAI_KEY.encode() not in response.content
+
+
+def test_the_import_page_shows_the_plan_then_applies_it(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "k" * 40)
+    url = reverse("admin:providers_import")
+    document = (
+        "providers:\n  - name: Groq\n    preset: groq\n    api_key: ${GROQ_API_KEY}\n"
+        "    enabled: true\n    models:\n      - {model_id: llama-3.3-70b-versatile}\n"
+    )
+
+    planned = staff_client.post(url, {"document": document, "plan": "1"})
+    assert "create provider Groq" in planned.content.decode()
+    assert "Apply these changes" in planned.content.decode()
+    assert not Provider.objects.exists()
+
+    applied = staff_client.post(url, {"document": document, "apply": "1"})
+    assert applied.status_code == 302
+    groq = Provider.objects.get(name="Groq")
+    assert groq.api_key.reveal() == "gsk_" + "k" * 40
+    assert groq.models.get().model_id == "llama-3.3-70b-versatile"
+
+
+def test_the_import_page_lists_problems_and_changes_nothing(staff_client: Client) -> None:
+    response = staff_client.post(
+        reverse("admin:providers_import"), {"document": "providers:\n  - {preset: nope}\n"}
+    )
+
+    html = response.content.decode()
+    assert "This catalogue has 1 problem; nothing was changed:" in html
+    assert "providers[0].name: is required" in html
+    assert "Apply these changes" not in html
+    assert not Provider.objects.exists()
