@@ -13,53 +13,20 @@ the same instance changes nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from providers import catalogue_json, validators
-from providers.encryption import UnreadableSecretError
-from providers.models import LLMModel, Protocol, Provider, Tier
+from providers import catalogue_checks, catalogue_json
+from providers.models import LLMModel, Provider, Tier
 from providers.presets import PRESETS
 
 VERSION = 1
-_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-
-PROVIDER_FIELDS = {
-    "name": str,
-    "preset": str,
-    "protocol": str,
-    "base_url": str,
-    "api_key": str,
-    "enabled": bool,
-    "allow_private_network": bool,
-    "allow_personal_keys": bool,
-    "settings": dict,
-    "models": list,
-}
-MODEL_FIELDS = {
-    "model_id": str,
-    "display_name": str,
-    "enabled": bool,
-    "is_default": bool,
-    "settings": dict,
-    "tiers": list,
-}
-TIER_FIELDS = {
-    "name": str,
-    "description": str,
-    "group": str,
-    "default_model": str,
-    "daily_token_quota": (int, type(None)),
-    "is_default": bool,
-}
 
 
 class CatalogueError(Exception):
@@ -187,12 +154,14 @@ def _plan(document: Any, env: Mapping[str, str]) -> Plan:
         problems.append(f"version: must be {VERSION}")
     tiers = _list(document, "tiers", problems)
     providers = _list(document, "providers", problems)
-    _check_entries(tiers, "tiers", TIER_FIELDS, problems)
-    _check_entries(providers, "providers", PROVIDER_FIELDS, problems)
-    keys = _check_providers(providers, env, problems)
+    catalogue_checks.check_entries(tiers, "tiers", catalogue_checks.TIER_FIELDS, problems)
+    catalogue_checks.check_entries(
+        providers, "providers", catalogue_checks.PROVIDER_FIELDS, problems
+    )
+    keys = catalogue_checks.check_providers(providers, env, problems)
     tier_names = {t.get("name") for t in tiers if isinstance(t, dict)}
-    _check_tiers(tiers, providers, problems)
-    _check_models(
+    catalogue_checks.check_tiers(tiers, providers, problems)
+    catalogue_checks.check_models(
         providers, tier_names | set(Tier.objects.values_list("name", flat=True)), problems
     )
     if problems:
@@ -210,196 +179,6 @@ def _list(document: dict, key: str, problems: list[str]) -> list:
     return value
 
 
-def _check_entries(
-    entries: list, path: str, fields: Mapping[str, type | tuple], problems: list[str]
-) -> None:
-    seen: set[str] = set()
-    for n, entry in enumerate(entries):
-        where = f"{path}[{n}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: must be a mapping")
-            continue
-        for key, value in entry.items():
-            expected = fields.get(key)
-            if expected is None:
-                problems.append(f"{where}.{key}: is not a known field (known: {', '.join(fields)})")
-            elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                problems.append(f"{where}.{key}: must be {_kind(expected)}")
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems.append(f"{where}.name: is required")
-        elif name in seen:
-            problems.append(f"{where}.name: {name} appears twice")
-        else:
-            seen.add(name)
-
-
-def _kind(expected: type | tuple) -> str:
-    names = {str: "a string", bool: "true or false", dict: "a mapping", list: "a list"}
-    if isinstance(expected, tuple):
-        return "a whole number or empty"
-    return names.get(expected, expected.__name__)
-
-
-def _check_providers(
-    providers: list, env: Mapping[str, str], problems: list[str]
-) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    missing: list[str] = []
-    for n, entry in enumerate(providers):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            continue
-        where = f"providers[{n}]"
-        preset = entry.get("preset", "custom")
-        if preset not in PRESETS:
-            problems.append(
-                f"{where}.preset: {preset} is not a preset (known: {', '.join(PRESETS)})"
-            )
-            continue
-        protocol = entry.get("protocol", PRESETS[preset].protocol)
-        if protocol not in Protocol.values:
-            problems.append(f"{where}.protocol: must be one of {', '.join(Protocol.values)}")
-        reference = entry.get("api_key")
-        if isinstance(reference, str) and reference:
-            match = _REFERENCE.match(reference)
-            if match is None:
-                problems.append(
-                    f"{where}.api_key: write a ${{ENV_VAR}} reference, never the key itself"
-                )
-            elif match[1] not in env:
-                missing.append(f"{match[1]} ({where}.api_key)")
-            else:
-                keys[entry["name"]] = env[match[1]]
-        for key, problem in validators.settings_problems(
-            entry.get("settings", {}), validators.PROVIDER_SETTINGS
-        ):
-            problems.append(f"{where}.settings{'.' + key if key else ''}: {problem}")
-        _check_provider_row(entry, keys.get(entry["name"]), where, problems)
-    if missing:
-        problems.append("missing environment variables: " + ", ".join(missing))
-    return keys
-
-
-def _check_provider_row(entry: dict, key: str | None, where: str, problems: list[str]) -> None:
-    """The model's own rules (URL, key required, host change), reported at their paths."""
-    provider = _provider_row(entry, key)
-    try:
-        provider.full_clean(exclude=["name", "settings"], validate_unique=False)
-    except ValidationError as error:
-        for name, messages in error.message_dict.items():
-            for message in messages:
-                problems.append(f"{where}.{name}: {message}")
-
-
-def _provider_row(entry: dict, key: str | None) -> Provider:
-    """The provider as it would be saved: the stored row updated, or a new one."""
-    provider = Provider.objects.filter(name=entry["name"]).first() or Provider(name=entry["name"])
-    preset = PRESETS[entry.get("preset", "custom")]
-    provider.preset = preset.slug
-    provider.protocol = entry.get("protocol", preset.protocol)
-    provider.base_url = entry.get("base_url", preset.base_url)
-    provider.enabled = entry.get("enabled", False)
-    provider.allow_private_network = entry.get("allow_private_network", False)
-    provider.allow_personal_keys = entry.get("allow_personal_keys", True)
-    provider.settings = entry.get("settings", {})
-    # The file's key counts as re-entered when the host moves; otherwise an unchanged key
-    # is left as stored, so re-importing writes nothing.
-    if key is not None and (provider._moves_stored_key() or _revealed(provider) != key):
-        provider.api_key = key
-    return provider
-
-
-def _revealed(provider: Provider) -> str | None:
-    try:
-        return provider.api_key.reveal()
-    except UnreadableSecretError:  # the file's key replaces it
-        return None
-
-
-def _check_models(providers: list, tier_names: set, problems: list[str]) -> None:
-    for n, entry in enumerate(providers):
-        if not isinstance(entry, dict) or not isinstance(entry.get("models", []), list):
-            continue
-        where = f"providers[{n}].models"
-        _check_entries_by_id(entry.get("models", []), where, problems)
-        anthropic = (
-            entry.get("protocol", PRESETS.get(entry.get("preset", ""), PRESETS["custom"]).protocol)
-            == "anthropic"
-        )
-        defaults = 0
-        for m, model in enumerate(entry.get("models", [])):
-            if not isinstance(model, dict):
-                continue
-            at = f"{where}[{m}]"
-            try:
-                validators.validate_model_id(model.get("model_id", ""))
-            except ValidationError as error:
-                problems.append(f"{at}.model_id: {error.messages[0]}")
-            for key, problem in validators.settings_problems(
-                model.get("settings", {}), validators.MODEL_SETTINGS
-            ):
-                problems.append(f"{at}.settings{'.' + key if key else ''}: {problem}")
-            if anthropic:
-                for key in sorted(validators.NOT_ON_ANTHROPIC & set(model.get("settings") or {})):
-                    problems.append(
-                        f"{at}.settings.{key}: Anthropic's Messages API does not take this setting"
-                    )
-            for t, tier in enumerate(
-                model.get("tiers", []) if isinstance(model.get("tiers"), list) else []
-            ):
-                if tier not in tier_names:
-                    problems.append(f"{at}.tiers[{t}]: {tier} is not a tier")
-            defaults += bool(model.get("is_default"))
-        if defaults > 1:
-            problems.append(f"{where}: at most one model can be the default, {defaults} are")
-
-
-def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
-    seen: set[str] = set()
-    for m, model in enumerate(models):
-        if not isinstance(model, dict):
-            problems.append(f"{where}[{m}]: must be a mapping")
-            continue
-        for key, value in model.items():
-            expected = MODEL_FIELDS.get(key)
-            if expected is None:
-                problems.append(
-                    f"{where}[{m}].{key}: is not a known field (known: {', '.join(MODEL_FIELDS)})"
-                )
-            elif not isinstance(value, expected):
-                problems.append(f"{where}[{m}].{key}: must be {_kind(expected)}")
-        model_id = model.get("model_id")
-        if model_id in seen:
-            problems.append(f"{where}[{m}].model_id: {model_id} appears twice")
-        seen.add(model_id)
-
-
-def _check_tiers(tiers: list, providers: list, problems: list[str]) -> None:
-    offered = {
-        f"{p['name']}/{m.get('model_id')}"
-        for p in providers
-        if isinstance(p, dict) and isinstance(p.get("models", []), list)
-        for m in p.get("models", [])
-        if isinstance(m, dict)
-    }
-    defaults = 0
-    for n, tier in enumerate(tiers):
-        if not isinstance(tier, dict):
-            continue
-        default_model = tier.get("default_model") or ""
-        if default_model and default_model not in offered:
-            problems.append(
-                f"tiers[{n}].default_model: {default_model} is not a model in this file "
-                "(write provider name/model id)"
-            )
-        quota = tier.get("daily_token_quota")
-        if isinstance(quota, int) and not isinstance(quota, bool) and quota < 1:
-            problems.append(f"tiers[{n}].daily_token_quota: must be a positive whole number")
-        defaults += bool(tier.get("is_default"))
-    if defaults > 1:
-        problems.append(f"tiers: at most one tier can be the default, {defaults} are")
-
-
 # --- planning and applying ---------------------------------------------------------------
 
 
@@ -413,7 +192,7 @@ def _changes(plan: Plan) -> list[Change]:
         values = _provider_values(entry)
         change = _compare("provider", entry["name"], stored, values)
         key = plan.keys.get(entry["name"])
-        if stored and key is not None and _revealed(stored) != key:
+        if stored and key is not None and catalogue_checks.revealed_key(stored) != key:
             change.action, change.fields = "update", (*change.fields, "api_key")
         changes.append(change)
         for model in entry.get("models", []):
@@ -508,7 +287,7 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
     tiers |= {t.name: t for t in Tier.objects.exclude(name__in=tiers)}
     models = {}
     for entry in plan.providers:
-        provider = _provider_row(entry, plan.keys.get(entry["name"]))
+        provider = catalogue_checks.provider_row(entry, plan.keys.get(entry["name"]))
         provider.full_clean()
         provider.save()
         LLMModel.objects.filter(provider=provider, is_default=True).exclude(
