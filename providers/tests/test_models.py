@@ -160,7 +160,7 @@ def test_changing_the_path_on_the_same_host_keeps_the_key() -> None:
         ({"extra_headers": {"X-A": "a\r\nInjected: 1"}}, "header values must be on one line"),
         (
             {"proxy": "http://x"},
-            "proxy: is not a known setting (known: auto_enable_new_models, connect_timeout",
+            "proxy: is not a known setting (known: api_key_env, auto_enable_new_models",
         ),
     ],
 )
