@@ -74,11 +74,6 @@ class Provider(models.Model):
     def preset_info(self) -> Preset:
         return PRESETS.get(self.preset, PRESETS["custom"])
 
-    @property
-    def is_usable(self) -> bool:
-        """Enabled, and holding a key unless its preset needs none."""
-        return self.enabled and (bool(self.api_key) or not self.preset_info.requires_key)
-
     def masked_key(self) -> str:
         return self.api_key.masked()
 
