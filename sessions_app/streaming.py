@@ -14,9 +14,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import personal_key_for
@@ -30,8 +32,13 @@ from sessions_app.models import Message, Status
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 0.5
-# A follower gives up on an answer that stops changing (its streaming worker died).
+# A follower gives up after this long, whatever happens.
 FOLLOW_LIMIT_SECONDS = 600
+# An answer left "streaming" this long without a checkpoint lost its worker (a restart, a
+# crash): longer than any provider's read timeout (at most 600 s) is not needed, because a
+# live stream with no token for its read timeout ends itself with an error.
+STALE_AFTER = timedelta(seconds=180)
+INTERRUPTED = "The answer was interrupted: the server streaming it stopped. Retry it."
 CLOSED_TAB = "The page was closed before the answer finished."
 STOPPED = "Stopped."
 
@@ -107,6 +114,12 @@ async def follow(message: Message) -> AsyncIterator[str]:
     deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
     while True:
         current = await Message.objects.select_related("session").aget(pk=message.pk)
+        if current.status == Status.STREAMING and timezone.now() - current.updated_at > STALE_AFTER:
+            # Conditional on the row being as read, so a live stream's checkpoint wins.
+            await Message.objects.filter(
+                pk=current.pk, status=Status.STREAMING, updated_at=current.updated_at
+            ).aupdate(status=Status.ERROR, error=INTERRUPTED, updated_at=timezone.now())
+            continue
         if len(current.content) > sent:
             yield sse("delta", escape(current.content[sent:]))
             sent = len(current.content)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import httpx2
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import PersonalKey
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import Provider
 from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
-from sessions_app.streaming import CLOSED_TAB
+from sessions_app.streaming import CLOSED_TAB, INTERRUPTED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -229,3 +231,21 @@ def test_a_personal_key_is_used_for_its_owner_only_and_not_once_turned_off(
     reply.refresh_from_db()
     later.refresh_from_db()
     assert (reply.used_personal_key, later.used_personal_key) == (True, False)
+
+
+def test_an_answer_whose_worker_died_is_marked_interrupted(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    long_ago = timezone.now() - timedelta(minutes=10)
+    Message.objects.filter(pk=reply.pk).update(
+        status="streaming", content="Hel", updated_at=long_ago
+    )
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert events[0] == ("delta", "Hel")
+    assert 'data-status="error"' in events[-1][1]
+    assert "The answer was interrupted" in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content, reply.error) == ("error", "Hel", INTERRUPTED)
+    assert fake_upstream.requests == []
