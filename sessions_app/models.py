@@ -165,13 +165,13 @@ class Message(models.Model):
         )
         Message.objects.filter(pk=self.pk, status=Status.STREAMING).update(stop_requested=True)
 
-    async def aclaim(self) -> bool:
+    def claim(self) -> bool:
         """pending → streaming, for exactly one caller, in one conditional UPDATE.
 
         A reconnecting EventSource or a second tab can race the first connection; only
         the one that wins may call the provider.
         """
-        claimed = await Message.objects.filter(pk=self.pk, status=Status.PENDING).aupdate(
+        claimed = Message.objects.filter(pk=self.pk, status=Status.PENDING).update(
             status=Status.STREAMING, updated_at=timezone.now()
         )
         if claimed:

@@ -1,6 +1,6 @@
 """The stream behind an answer: relay the provider's tokens as server-sent events.
 
-The view claims the message first (Message.aclaim), so only one connection ever calls
+The view claims the message first (Message.claim), so only one connection ever calls
 the provider. Deltas go out as `delta` events, HTML-escaped; the text so far is saved
 every CHECKPOINT_SECONDS, which is also when a Stop from any process is noticed; the
 stream ends with one `done` event carrying the finished message, rendered once. A
