@@ -14,7 +14,7 @@ from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 
 pytestmark = pytest.mark.django_db
 
-MY_KEY = "sk-proj-bXlfb3duX2tleV9mb3JfdGVzdHM0000aliceX"
+MY_KEY = "sk-proj-FAKE.alice.own.key.0000"
 
 
 @pytest.fixture

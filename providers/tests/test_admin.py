@@ -19,7 +19,7 @@ from providers.tests.html_forms import form_fields
 
 pytestmark = pytest.mark.django_db
 
-NEW_KEY = "sk-proj-TmV3X2tleV9mb3JfdGhlX2dhdGV3YXlfdGVzdA9999"
+NEW_KEY = "sk-proj-FAKE.new.gateway.key.9999"
 
 
 def change_url(provider: Provider) -> str:

@@ -66,7 +66,7 @@ def test_bulk_verify_shows_each_result_and_never_the_key(
     good = make_fake_provider(fake_upstream, name="Good")
     bad = make_fake_provider(fake_upstream, name="Bad")
     fake_upstream.api_key = OPENAI_KEY
-    Provider.objects.filter(pk=bad.pk).update(api_key="sk-proj-wrong-key-000000000000")
+    Provider.objects.filter(pk=bad.pk).update(api_key="sk-proj-FAKE.wrong.key.0000")
     url = reverse("admin:providers_provider_changelist")
 
     response = staff_client.post(
@@ -80,7 +80,7 @@ def test_bulk_verify_shows_each_result_and_never_the_key(
     assert "Bad: bad key: The provider rejected the API key." in html
     assert '<td class="field-status">bad key</td>' in html
     assert OPENAI_KEY not in html
-    assert "sk-proj-wrong-key-000000000000" not in html
+    assert "sk-proj-FAKE.wrong.key.0000" not in html
 
 
 def test_fetch_models_shows_new_models_and_enables_them_in_one_click(

@@ -32,7 +32,7 @@ def test_verify_providers_fails_with_json_and_no_key(
 ) -> None:
     # Verification runs providers concurrently, so the failure comes from the key (which
     # the fake checks), not from a fault whose turn would depend on timing.
-    bad_key = "sk-proj-a-wrong-key-0123456789abcdef"
+    bad_key = "sk-proj-FAKE.wrong.key.0123"
     fake_upstream.api_key = OPENAI_KEY
     make_fake_provider(fake_upstream, name="Good")
     make_fake_provider(fake_upstream, name="Bad", api_key=bad_key)

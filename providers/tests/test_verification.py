@@ -111,7 +111,7 @@ def test_each_failure_gets_its_category(
 
 
 def test_a_wrong_key_is_a_bad_key(fake_upstream: FakeUpstream) -> None:
-    fake_upstream.api_key = "sk-the-right-one-1234567890"
+    fake_upstream.api_key = "sk-FAKE.the.right.one.1234"
     provider = make_fake_provider(fake_upstream)
 
     assert verify_one(provider).category == "bad key"

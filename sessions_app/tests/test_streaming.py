@@ -213,7 +213,7 @@ def test_a_personal_key_is_used_for_its_owner_only_and_not_once_turned_off(
     other_cookies: dict[str, str],
     fake_upstream: FakeUpstream,
 ) -> None:
-    mine = "sk-proj-YWxpY2Vfb3duX2tleV9mb3JfdGhlX2Zha2U0000"
+    mine = "sk-proj-FAKE.alice.stream.key.0000"
     provider = reply.llm_model.provider
     PersonalKey.objects.create(user=reply.session.owner, provider=provider, api_key=mine)
     others = ChatSession.objects.create(owner=other_user)
