@@ -163,10 +163,10 @@ class ModelChoiceMixin(forms.Form):
     def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.available = registry.available_models(user).order_by(
+        available = registry.available_models(user).order_by(
             "provider__name", "-is_default", "model_id"
         )
-        self.fields["model"].choices = picker_choices(self.available)
+        self.fields["model"].choices = picker_choices(available)
 
     def clean_model(self) -> LLMModel | None:
         pk = self.cleaned_data.get("model")

@@ -65,7 +65,11 @@ def tiers_for(user: User) -> list[Tier]:
 
 
 def available_models(user: User) -> QuerySet[LLMModel]:
-    open_to = Q(allowed_tiers__isnull=True) | Q(allowed_tiers__in=tiers_for(user))
+    return _available_to(tiers_for(user))
+
+
+def _available_to(tiers: list[Tier]) -> QuerySet[LLMModel]:
+    open_to = Q(allowed_tiers__isnull=True) | Q(allowed_tiers__in=tiers)
     allowed = LLMModel.objects.usable().filter(open_to).values("pk")
     # A subquery rather than distinct(): the caller may order by any column.
     return LLMModel.objects.filter(pk__in=allowed).select_related("provider")
@@ -93,12 +97,13 @@ def model_for(user: User, pk: int | None) -> LLMModel:
 def default_model(user: User, *, current: LLMModel | None = None) -> LLMModel:
     """The model to preselect: the session's current one while it stays available, else
     the person's own default, else the tier's, else a provider's, else the first available."""
-    available = available_models(user)
+    tiers = tiers_for(user)
+    available = _available_to(tiers)
     own = getattr(getattr(user, "personal_settings", None), "default_model", None)
-    candidates = [current, own] + [tier.default_model for tier in tiers_for(user)]
-    for candidate in candidates:
-        if candidate is not None and available.filter(pk=candidate.pk).exists():
-            return available.get(pk=candidate.pk)
+    for candidate in [current, own] + [tier.default_model for tier in tiers]:
+        found = available.filter(pk=candidate.pk).first() if candidate else None
+        if found is not None:
+            return found
     first = available.order_by("-is_default", "provider__name", "model_id").first()
     if first is None:
         raise NoUsableModelError(NOTHING_AVAILABLE)
