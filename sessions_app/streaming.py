@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -43,9 +44,17 @@ CLOSED_TAB = "The page was closed before the answer finished."
 STOPPED = "Stopped."
 
 
+# What ends a line for an EventSource: CRLF, a bare CR or a bare LF (HTML spec, "Parsing an
+# event stream"). Splitting on "\n" alone would let a CR in upstream text end our data
+# field and start a field, or a whole event, of the upstream's choosing.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def sse(event: str, data: str) -> str:
-    """One server-sent event; each line of `data` is its own `data:` field, as the spec asks."""
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
+    """One server-sent event; each line of `data` is its own `data:` field, as the spec asks,
+    so no text can end the event early. The browser joins the fields with LF."""
+    fields = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(data))
+    return f"event: {event}\n{fields}\n"
 
 
 async def relay(message: Message) -> AsyncIterator[str]:

@@ -12,13 +12,15 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts.models import PersonalKey
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import Provider
 from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
-from sessions_app.streaming import CLOSED_TAB, INTERRUPTED
+from sessions_app.streaming import CLOSED_TAB, INTERRUPTED, sse
+from sessions_app.tests import event_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,19 +44,11 @@ def stream_url(asgi_server: str, message: Message) -> str:
 
 
 def read_events(url: str, cookies: dict[str, str]) -> list[tuple[str, str]]:
-    events, name, data = [], "", []
-    with httpx2.stream("GET", url, cookies=cookies, timeout=20) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                name = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                data.append(line.removeprefix("data: "))
-            elif not line and name:
-                events.append((name, "\n".join(data)))
-                name, data = "", []
-    return events
+    """The events as a browser's EventSource sees them."""
+    response = httpx2.get(url, cookies=cookies, timeout=20)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return event_stream.parse(response.text)
 
 
 def wait_for(message: Message, status: str) -> Message:
@@ -249,3 +243,59 @@ def test_an_answer_whose_worker_died_is_marked_interrupted(
     reply.refresh_from_db()
     assert (reply.status, reply.content, reply.error) == ("error", "Hel", INTERRUPTED)
     assert fake_upstream.requests == []
+
+
+LINE_ENDS = ["\n", "\r", "\r\n", "\r\r", "\n\r", "\r\n\r"]
+
+
+def forged(line_end: str) -> str:
+    """Text that, framed carelessly, ends our event and sends a `done` of its own."""
+    return line_end.join(["Hello", "", "event: done", 'data: <p id="forged">pwned</p>', "", "x"])
+
+
+def normalized(text: str) -> str:
+    return "\n".join(event_stream._LINE_END.split(text))
+
+
+@pytest.mark.parametrize("line_end", LINE_ENDS, ids=repr)
+def test_no_line_end_in_event_data_can_end_the_event(line_end: str) -> None:
+    text = forged(line_end)
+
+    assert event_stream.parse(sse("delta", text)) == [("delta", normalized(text))]
+
+
+@pytest.mark.parametrize("line_end", ["\r", "\r\n", "\n\r"], ids=repr)
+def test_upstream_text_cannot_forge_an_event_in_the_stream(
+    asgi_server: str,
+    reply: Message,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+    line_end: str,
+) -> None:
+    text = forged(line_end)
+    fake_upstream.reply = [text[:7], text[7:20], text[20:]]  # line ends inside and across deltas
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert [name for name, _ in events].count("done") == 1
+    assert events[-1][0] == "done"
+    assert '<p id="forged">' not in events[-1][1]
+    assert 'data-status="done"' in events[-1][1]
+    deltas = [data for name, data in events if name == "delta"]
+    assert deltas == [escape(normalized(part)) for part in fake_upstream.reply]
+    reply.refresh_from_db()
+    assert reply.content == text  # stored as the model wrote it
+
+
+@pytest.mark.parametrize("line_end", ["\r", "\r\n"], ids=repr)
+def test_the_follower_stream_frames_stored_text_safely(
+    asgi_server: str, reply: Message, cookies: dict[str, str], line_end: str
+) -> None:
+    text = forged(line_end)
+    Message.objects.filter(pk=reply.pk).update(status="done", content=text)
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert [name for name, _ in events] == ["delta", "done"]
+    assert "pwned" in events[0][1]
+    assert '<p id="forged">' not in events[1][1]
