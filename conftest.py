@@ -107,7 +107,9 @@ def asgi_server(transactional_db: None, collected_static: Path) -> Iterator[str]
     }
     served = serve(env)
     yield served.url
-    stop(served)
+    # Every failure a test provokes must end as a readable error, never as a traceback.
+    log = stop(served)
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture

@@ -63,6 +63,8 @@ class Fault:
     cut_after_tokens: int | None = None  # drop the connection mid-stream
     malformed_after_tokens: int | None = None  # an SSE data line that is not JSON
     error_event_after_tokens: int | None = None  # an in-stream error event
+    invalid_utf8_after_tokens: int | None = None  # a token whose bytes are not UTF-8 …
+    invalid_utf8: bytes = b"\xff\xfe"  # … these, inside its otherwise valid JSON
     echo_key: bool = False  # quote the key received in the error message, as some do
 
 
@@ -355,6 +357,14 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                     self._end_chunks()
                     return
+                if sent == fault.invalid_utf8_after_tokens:
+                    marker = "\ue000"  # private use; json.dumps writes the six characters \ue000
+                    line = json.dumps(_with_text(data, marker)).encode()
+                    prefix = b"" if done else b"event: content_block_delta\n"
+                    line = line.replace(b"\\ue000", fault.invalid_utf8)
+                    self._write_chunk(prefix + b"data: " + line + b"\n\n")
+                    self._end_chunks()
+                    return
                 if sent == fault.error_event_after_tokens:
                     self._write_event(*error_event)
                     self._end_chunks()
@@ -422,6 +432,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _with_text(event: dict, text: str) -> dict:
+    """A token event (either protocol's) carrying `text` instead of its own."""
+    if "delta" in event:  # Anthropic's content_block_delta
+        return event | {"delta": event["delta"] | {"text": text}}
+    choice = event["choices"][0]
+    return event | {"choices": [choice | {"delta": {"content": text}}]}
 
 
 @contextmanager

@@ -237,6 +237,11 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
         raise error_for_status(e.status_code, detail) from e
     except (sdk.APIResponseValidationError, json.JSONDecodeError) as e:
         raise MalformedResponseError(redact(str(e), secret)[:300]) from e
+    except UnicodeDecodeError as e:  # the SDKs decode each SSE line as UTF-8, unguarded
+        raise MalformedResponseError(
+            f"The stream held bytes that are not UTF-8 text ({e.reason} at byte {e.start} "
+            "of a line)."
+        ) from e
     except sdk.APIError as e:  # an `error` event in the middle of a stream
         raise UnavailableError(redact(_upstream_message(e.body, e.message), secret)) from e
 

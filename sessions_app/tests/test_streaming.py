@@ -299,3 +299,17 @@ def test_the_follower_stream_frames_stored_text_safely(
     assert [name for name, _ in events] == ["delta", "done"]
     assert "pwned" in events[0][1]
     assert '<p id="forged">' not in events[1][1]
+
+
+def test_bytes_not_utf8_end_the_answer_as_malformed_keeping_the_text(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.faults.append(Fault(invalid_utf8_after_tokens=2))
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert 'data-status="error"' in events[-1][1]
+    assert "not in the expected format" in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content) == ("error", "Hello,")
+    assert "not UTF-8" in reply.error
