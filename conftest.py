@@ -17,6 +17,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from config.tests.uvicorn import BASE_DIR, database_url, serve, stop
 from fakes.upstream import FakeUpstream, serving
+from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY
+from providers.tests.leaks import assert_keyless
 
 # Debian's chromium, not a Playwright download; the flags keep it off the closed network.
 CHROMIUM = "/usr/bin/chromium"
@@ -107,9 +109,12 @@ def asgi_server(transactional_db: None, collected_static: Path) -> Iterator[str]
     }
     served = serve(env)
     yield served.url
-    # Every failure a test provokes must end as a readable error, never as a traceback.
+    # Every failure a test provokes must end as a readable error, never as a traceback,
+    # and no key the tests use may reach the log in any form.
     log = stop(served)
     assert "Traceback" not in log, log
+    for key in (OPENAI_KEY, ANTHROPIC_KEY):
+        assert_keyless(log, key)
 
 
 @pytest.fixture

@@ -20,10 +20,11 @@ transport error the client can see, not a clean end. Run it by hand for benchmar
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,26 @@ _OPENAI_ERROR_CODES = {
 }
 
 
+KEY_ECHOES: dict[str, Callable[[str], str]] = {
+    "exact": lambda key: key,
+    "lower": str.lower,
+    "upper": str.upper,
+    "swapped case": str.swapcase,
+    "reversed": lambda key: key[::-1],
+    "cut short": lambda key: key[:24] + "...",
+    "middle starred": lambda key: key[:12] + "*" * 12 + key[-4:],
+    "percent-encoded": lambda key: "".join(f"%{byte:02X}" for byte in key.encode()),
+    "base64": lambda key: base64.b64encode(key.encode()).decode(),
+    "basic auth": lambda key: "Basic " + base64.b64encode(f"user:{key}".encode()).decode(),
+    "hex": lambda key: key.encode().hex(),
+    "unicode escapes": lambda key: "".join(f"\\u{ord(c):04x}" for c in key),
+    "html entities": lambda key: "".join(f"&#{ord(c)};" for c in key),
+    "spaced out": " ".join,
+    "separators dropped": lambda key: "".join(c for c in key if c.isalnum()),
+    "in a sentence": lambda key: f"key={key.lower()}, please check it",
+}
+
+
 @dataclass
 class Fault:
     """How to misbehave on one request; the fields combine."""
@@ -65,7 +86,8 @@ class Fault:
     error_event_after_tokens: int | None = None  # an in-stream error event
     invalid_utf8_after_tokens: int | None = None  # a token whose bytes are not UTF-8 …
     invalid_utf8: bytes = b"\xff\xfe"  # … these, inside its otherwise valid JSON
-    echo_key: bool = False  # quote the key received in the error message, as some do
+    echo_key: str = ""  # quote the key received in the error message, as some do: a
+    # KEY_ECHOES name, for the key as sent or changed the ways upstreams change it
 
 
 @dataclass
@@ -255,7 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = base | {"object": "chat.completion.chunk", "choices": [], "usage": usage}
             events.append((None, usage_chunk))
-        error = {"error": {"message": "The server had an error", "type": "server_error"}}
+        message = _echoed("The server had an error", request, fault)
+        error = {"error": {"message": message, "type": "server_error"}}
         self._stream(events, fault, error_event=(None, error), done=True)
 
     def _message(self, request: RecordedRequest, fault: Fault) -> None:
@@ -320,7 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
             ),
             ("message_stop", {"type": "message_stop"}),
         ]
-        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        message = _echoed("Overloaded", request, fault)
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": message}}
         self._stream(events, fault, error_event=("error", error), done=False)
 
     def _stream(
@@ -393,8 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(
         self, request: RecordedRequest, status: int, fault: Fault, message: str
     ) -> None:
-        if fault.echo_key:
-            message = f"{message}: {request.key}"
+        message = _echoed(message, request, fault)
         if request.protocol == "anthropic":
             error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
             body = {"type": "error", "error": {"type": error_type, "message": message}}
@@ -432,6 +455,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _echoed(message: str, request: RecordedRequest, fault: Fault) -> str:
+    if not fault.echo_key:
+        return message
+    return f"{message}: {KEY_ECHOES[fault.echo_key](request.key)}"
 
 
 def _with_text(event: dict, text: str) -> dict:

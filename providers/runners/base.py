@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 import httpx2
 
-from providers.encryption import mask
 from providers.outbound import RefusedAddressError
+from providers.redaction import redact
 
 
 class ProviderError(Exception):
@@ -117,11 +117,6 @@ def error_for_status(status: int, detail: str) -> ProviderError:
     return kind(f"HTTP {status}: {detail}", status=status)
 
 
-def redact(text: str, secret: str) -> str:
-    """`text` with every occurrence of `secret` masked: some upstreams echo the key back."""
-    return text.replace(secret, mask(secret)) if secret else text
-
-
 @dataclass(frozen=True)
 class UpstreamModel:
     model_id: str
@@ -202,6 +197,9 @@ def sdk_options(target: ProviderTarget, http_client: httpx2.AsyncClient) -> dict
 
 
 STREAM_CUT = "The connection closed in the middle of the answer."
+# An upstream's own words are kept this long: enough for any real error message, and
+# bounded, because they land in the database, the page and the log.
+DETAIL_LIMIT = 1000
 
 
 @contextmanager
@@ -209,41 +207,49 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
     """Turn an SDK's exceptions into ProviderErrors, with `secret` masked in every detail.
 
     The openai and anthropic SDKs are generated from one template and share these
-    exception names, so one translation serves both; pass the SDK module.
+    exception names, so one translation serves both; pass the SDK module. Every text that
+    came from the wire goes through `clean` before it is raised, so nothing above this
+    function ever holds the key in any form (providers/redaction.py).
     """
+
+    def clean(text: str) -> str:
+        return redact(text[:DETAIL_LIMIT], secret)
+
     try:
         yield
     except RefusedAddressError as e:  # the SDKs let it through unwrapped
         raise DestinationRefusedError(e.user_message) from e
     # While a stream is read, the anthropic SDK lets transport errors through unwrapped.
     except httpx2.TimeoutException as e:
-        raise UpstreamTimeoutError(str(e)) from e
+        raise UpstreamTimeoutError(clean(str(e))) from e
     except (httpx2.RemoteProtocolError, httpx2.ReadError) as e:
         raise UnavailableError(STREAM_CUT) from e
     except sdk.APITimeoutError as e:  # before its parent, APIConnectionError
-        raise UpstreamTimeoutError(redact(str(e.__cause__ or e.message), secret)) from e
+        raise UpstreamTimeoutError(clean(str(e.__cause__ or e.message))) from e
     except sdk.APIConnectionError as e:
         if isinstance(e.__cause__, httpx2.RemoteProtocolError | httpx2.ReadError):
             # The connection opened and then broke: mid-stream, not unreachable.
             raise UnavailableError(STREAM_CUT) from e
-        raise UnreachableError(redact(str(e.__cause__ or e.message), secret)) from e
-    except sdk.APIStatusError as e:
-        detail = redact(_upstream_message(e.body, e.message), secret)
-        if e.status_code < 300:  # an error event inside a stream that began with 200
-            raise UnavailableError(detail) from e
-        retry_after = e.response.headers.get("retry-after")
-        if retry_after:
-            detail += f" (retry after {retry_after} s)"
-        raise error_for_status(e.status_code, detail) from e
-    except (sdk.APIResponseValidationError, json.JSONDecodeError) as e:
-        raise MalformedResponseError(redact(str(e), secret)[:300]) from e
+        raise UnreachableError(clean(str(e.__cause__ or e.message))) from e
     except UnicodeDecodeError as e:  # the SDKs decode each SSE line as UTF-8, unguarded
         raise MalformedResponseError(
             f"The stream held bytes that are not UTF-8 text ({e.reason} at byte {e.start} "
             "of a line)."
         ) from e
+    # From here on the SDK's exception holds the upstream's own words, unredacted: it is
+    # not chained (`from None`), or any traceback that shows our error would show the key.
+    except sdk.APIStatusError as e:
+        detail = clean(_upstream_message(e.body, e.message))
+        if e.status_code < 300:  # an error event inside a stream that began with 200
+            raise UnavailableError(detail) from None
+        retry_after = e.response.headers.get("retry-after")
+        if retry_after:
+            detail += f" (retry after {clean(retry_after)[:20]} s)"
+        raise error_for_status(e.status_code, detail) from None
+    except (sdk.APIResponseValidationError, json.JSONDecodeError) as e:
+        raise MalformedResponseError(clean(str(e)[:300])) from None
     except sdk.APIError as e:  # an `error` event in the middle of a stream
-        raise UnavailableError(redact(_upstream_message(e.body, e.message), secret)) from e
+        raise UnavailableError(clean(_upstream_message(e.body, e.message))) from None
 
 
 def _upstream_message(body: object, fallback: str) -> str:

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from providers.tests.leaks import assert_keyless
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +92,27 @@ def test_fetch_models_reports_a_failure_and_exits_non_zero(
         call_command("fetch_models")
 
     assert "rate limiting this key" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["verify_providers", "fetch_models"])
+@pytest.mark.parametrize("echo", ["lower", "upper", "cut short", "base64", "unicode escapes"])
+def test_a_key_echoed_changed_reaches_no_output_log_or_stored_error(
+    fake_upstream: FakeUpstream,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    command: str,
+    echo: str,
+) -> None:
+    caplog.set_level("DEBUG")
+    provider = make_fake_provider(fake_upstream)
+    fake_upstream.faults.append(Fault(status=401, echo_key=echo))
+
+    with pytest.raises(CommandError) as caught:
+        call_command(command)
+
+    captured = capsys.readouterr()
+    provider.refresh_from_db()
+    assert "Fake OpenAI: " in captured.out
+    assert "Scripted failure" in captured.out  # the upstream's words, masked
+    for text in (captured.out, captured.err, caplog.text, str(caught.value), provider.last_error):
+        assert_keyless(text, OPENAI_KEY)

@@ -87,7 +87,7 @@ async def test_model_settings_map_to_anthropic_names(upstream: FakeUpstream) -> 
 async def test_each_status_raises_its_error_without_the_key(
     upstream: FakeUpstream, fault: Fault, error: type[ProviderError]
 ) -> None:
-    fault.echo_key = True
+    fault.echo_key = "exact"
     upstream.faults.append(fault)
 
     with pytest.raises(error) as caught:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.upstream import FakeUpstream, Fault
-from providers.runners.base import Event, MalformedResponseError, TextDelta
-from providers.tests.runner_support import collect, hello, target_for
+from fakes.upstream import KEY_ECHOES, FakeUpstream, Fault
+from providers.redaction import WITHHELD
+from providers.runners.base import Event, MalformedResponseError, ProviderError, TextDelta
+from providers.tests.leaks import assert_keyless
+from providers.tests.runner_support import KEY, collect, hello, target_for
 
 pytestmark = pytest.mark.anyio
 
@@ -34,3 +36,37 @@ async def test_bytes_not_utf8_mid_stream_are_a_malformed_response(
 
     assert events == [TextDelta("Hello")]
     assert "UTF-8" in caught.value.description
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+@pytest.mark.parametrize("echo", KEY_ECHOES)
+@pytest.mark.parametrize("status", [401, 429, 500])
+async def test_a_key_echoed_in_any_form_is_redacted(
+    fake_upstream: FakeUpstream, protocol: str, echo: str, status: int
+) -> None:
+    fake_upstream.faults.append(Fault(status=status, echo_key=echo))
+
+    with pytest.raises(ProviderError) as caught:
+        await collect(target_for(fake_upstream, protocol), hello("gpt-4o"), into=[])
+
+    assert fake_upstream.requests[0].key == KEY
+    # The upstream's words are kept, unless the key is too entangled in them to cut out.
+    kept = WITHHELD if echo == "spaced out" else "Scripted failure"
+    assert kept in caught.value.description
+    for text in (caught.value.description, str(caught.value), caught.value.detail):
+        assert_keyless(text, KEY)
+    assert caught.value.__cause__ is None  # no traceback can show the SDK's unredacted error
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+@pytest.mark.parametrize("echo", ["lower", "base64", "in a sentence"])
+async def test_an_error_event_mid_stream_echoing_the_key_is_redacted(
+    fake_upstream: FakeUpstream, protocol: str, echo: str
+) -> None:
+    fake_upstream.faults.append(Fault(error_event_after_tokens=1, echo_key=echo))
+
+    with pytest.raises(ProviderError) as caught:
+        await collect(target_for(fake_upstream, protocol), hello("gpt-4o"), into=[])
+
+    assert caught.value.detail.startswith(("The server had an error", "Overloaded"))
+    assert_keyless(caught.value.description, KEY)

@@ -100,7 +100,7 @@ async def test_the_conversation_goes_in_order(fake_upstream: FakeUpstream) -> No
 async def test_each_status_raises_its_error_without_the_key(
     fake_upstream: FakeUpstream, fault: Fault, error: type[ProviderError]
 ) -> None:
-    fault.echo_key = True
+    fault.echo_key = "exact"
     fake_upstream.faults.append(fault)
 
     with pytest.raises(error) as caught:

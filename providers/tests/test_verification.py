@@ -165,7 +165,7 @@ def test_an_upstream_echoing_the_key_never_gets_it_stored_or_logged(
 ) -> None:
     caplog.set_level("DEBUG")
     provider = make_fake_provider(fake_upstream)
-    fake_upstream.faults.append(Fault(status=401, echo_key=True))
+    fake_upstream.faults.append(Fault(status=401, echo_key="exact"))
 
     result = verify_one(provider)
 

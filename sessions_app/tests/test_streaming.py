@@ -18,6 +18,7 @@ from accounts.models import PersonalKey
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import Provider
 from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
 from sessions_app.streaming import CLOSED_TAB, INTERRUPTED, sse
 from sessions_app.tests import event_stream
@@ -135,19 +136,28 @@ def test_an_upstream_failure_keeps_the_partial_text_with_a_reason(
     assert (reply.status, reply.content) == ("error", "Hello,")
 
 
-def test_an_upstream_500_is_retried_once_then_reported(
-    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+@pytest.mark.parametrize("echo", ["exact", "lower", "percent-encoded", "basic auth"])
+def test_an_upstream_500_is_retried_once_then_reported_without_the_key(
+    asgi_server: str,
+    reply: Message,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+    echo: str,
 ) -> None:
-    fake_upstream.faults += [Fault(status=500, echo_key=True), Fault(status=500, echo_key=True)]
+    fake_upstream.faults += [Fault(status=500, echo_key=echo), Fault(status=500, echo_key=echo)]
 
     events = read_events(stream_url(asgi_server, reply), cookies)
 
     assert "The provider failed to answer; try again later." in events[-1][1]
-    assert OPENAI_KEY not in events[-1][1]
+    assert "sk-pr…" in events[-1][1]  # the echo is there, masked
     assert len(fake_upstream.requests) == 2
     reply.refresh_from_db()
     assert reply.status == "error"
-    assert OPENAI_KEY not in reply.error
+    assert "Scripted failure: " in reply.error
+    assert "sk-pr…" in reply.error
+    for text in (*(data for _, data in events), reply.error):
+        assert_keyless(text, OPENAI_KEY)
+    # and the server's log: checked for every served test (conftest.asgi_server)
 
 
 def test_stop_ends_the_stream_and_keeps_the_partial_text(

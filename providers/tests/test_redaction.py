@@ -1,0 +1,45 @@
+"""Redaction of a key an upstream echoes back (providers/redaction.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes.upstream import KEY_ECHOES
+from providers.redaction import WITHHELD, redact
+from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY
+from providers.tests.leaks import assert_keyless
+
+ORDINARY = [
+    "Incorrect API key provided. You can find your API key at "
+    "https://platform.openai.com/account/api-keys.",
+    "The model `gpt-4o` does not exist or you do not have access to it.",
+    "Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM).",
+    "messages.0.content: Input should be a valid string",
+    "Überlastet — bitte später erneut versuchen. 服务繁忙",
+    r"a stray \x escape and a broken \u12 one",
+]
+
+
+@pytest.mark.parametrize("key", [OPENAI_KEY, ANTHROPIC_KEY])
+@pytest.mark.parametrize("echo", KEY_ECHOES)
+def test_every_echo_form_is_masked_or_withheld(key: str, echo: str) -> None:
+    text = f"Invalid key {KEY_ECHOES[echo](key)} (request req_123)."
+
+    redacted = redact(text, key)
+
+    assert_keyless(redacted, key)
+    assert redacted == WITHHELD or redacted.startswith("Invalid key ")
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_text_without_the_key_is_left_as_it_is(text: str) -> None:
+    assert redact(text, OPENAI_KEY) == text
+
+
+def test_a_fragment_of_eight_characters_is_masked_and_seven_are_not() -> None:
+    assert redact(f"seen: {OPENAI_KEY[10:18]}", OPENAI_KEY) == "seen: sk-pr…"
+    assert redact(f"seen: {OPENAI_KEY[10:17]}", OPENAI_KEY) == f"seen: {OPENAI_KEY[10:17]}"
+
+
+def test_no_key_redacts_nothing() -> None:
+    assert redact("anything at all", "") == "anything at all"
