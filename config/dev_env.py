@@ -16,9 +16,14 @@ from cryptography.fernet import Fernet
 TEMPLATE = """\
 # Written by `make run` for local development; never commit this file.
 # Every variable is described in README.md and .env.example.
-DEBUG=True
 SECRET_KEY={secret_key}
 FIELD_ENCRYPTION_KEYS={encryption_key}
+# Debug pages show settings, source and request data to whoever reaches the server, so
+# DEBUG stays off even here; set DEBUG=True only while developing on this machine alone.
+DEBUG=False
+# `make run` serves plain http: cookies limited to https would never come back.
+SESSION_COOKIE_SECURE=False
+CSRF_COOKIE_SECURE=False
 """
 
 
