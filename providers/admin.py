@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Field, QuerySet
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
-from providers import catalogue, discovery, verification
+from providers import catalogue, discovery, validators, verification
 from providers.encryption import UnreadableSecretError
 from providers.forms import (
     ModelChangelistFormSet,
@@ -31,6 +31,21 @@ admin.site.site_header = "Switchboard administration"
 admin.site.site_title = "Switchboard"
 
 
+class _ListsSettingKeys:
+    """The settings field's help names the keys the validators know. It is added to the
+    form, not to the model's help_text, which a migration would have to follow each time a
+    key is added."""
+
+    setting_keys: Collection[str]
+
+    def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        if db_field.name == "settings" and field is not None:
+            keys = ", ".join(sorted(self.setting_keys))
+            field.help_text = f"{field.help_text} Known keys: {keys}."
+        return field
+
+
 class LLMModelInline(admin.TabularInline):
     model = LLMModel
     form = ModelRowForm
@@ -42,7 +57,8 @@ class LLMModelInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
+    setting_keys = validators.PROVIDER_SETTINGS
     form = ProviderForm
     inlines = [LLMModelInline]
     list_display = ("name", "preset", "protocol", "enabled", "key", "model_count", "status")
@@ -245,7 +261,8 @@ class ListedUpstreamFilter(admin.SimpleListFilter):
 
 
 @admin.register(LLMModel)
-class LLMModelAdmin(admin.ModelAdmin):
+class LLMModelAdmin(_ListsSettingKeys, admin.ModelAdmin):
+    setting_keys = validators.MODEL_SETTINGS
     list_display = (
         "model_id",
         "display_name",

@@ -47,7 +47,7 @@ class Provider(models.Model):
         default=dict,
         blank=True,
         help_text='Connection settings, e.g. {"read_timeout": 60, "extra_headers": {"X-Team": '
-        '"ml"}}. Known keys: ' + ", ".join(sorted(validators.PROVIDER_SETTINGS)) + ".",
+        '"ml"}}.',
     )
     last_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_verification_ok = models.BooleanField(null=True, editable=False)
@@ -214,9 +214,7 @@ class LLMModel(models.Model):
     settings = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Request settings, e.g. {"temperature": 0.7, "max_tokens": 1024}. Known keys: '
-        + ", ".join(sorted(validators.MODEL_SETTINGS))
-        + ".",
+        help_text='Request settings, e.g. {"temperature": 0.7, "max_tokens": 1024}.',
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

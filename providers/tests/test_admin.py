@@ -457,3 +457,15 @@ def test_the_import_page_lists_problems_and_changes_nothing(staff_client: Client
     assert "providers[0].name: is required" in html
     assert "Apply these changes" not in html
     assert not Provider.objects.exists()
+
+
+def test_the_settings_fields_name_their_known_keys(staff_client: Client) -> None:
+    provider = make_provider()
+    model = make_model(provider)
+
+    provider_page = staff_client.get(reverse("admin:providers_provider_change", args=[provider.pk]))
+    model_page = staff_client.get(reverse("admin:providers_llmmodel_change", args=[model.pk]))
+
+    assert "Known keys: api_key_env, auto_enable_new_models," in provider_page.content.decode()
+    assert "Known keys: " in model_page.content.decode()
+    assert "max_tokens" in model_page.content.decode().split("Known keys: ")[1]
