@@ -92,7 +92,15 @@ def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def asgi_server(transactional_db: None, collected_static: Path) -> Iterator[str]:
+def asgi_env() -> dict[str, str]:
+    """More environment for the served app; a test module overrides this to configure it."""
+    return {}
+
+
+@pytest.fixture
+def asgi_server(
+    transactional_db: None, collected_static: Path, asgi_env: dict[str, str]
+) -> Iterator[str]:
     """The app under uvicorn with DEBUG off, on this test's database; yields its URL.
 
     Rows the test creates are committed (transactional_db), so the server sees them.
@@ -107,7 +115,7 @@ def asgi_server(transactional_db: None, collected_static: Path) -> Iterator[str]
         "SESSION_COOKIE_SECURE": "False",
         "CSRF_COOKIE_SECURE": "False",
     }
-    served = serve(env)
+    served = serve(env | asgi_env)
     yield served.url
     # Every failure a test provokes must end as a readable error, never as a traceback,
     # and no key the tests use may reach the log in any form.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,14 @@ def _fernet_keys(raw: str) -> list[str]:
     return keys
 
 
+def _at_least_one(name: str, default: int) -> int:
+    """0 would lock every sign-in out (a failure limit) or none (a lockout time): refuse it."""
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, not {value}.")
+    return value
+
+
 SECRET_KEY = _required(
     "SECRET_KEY", "set it to a long random string (`make run` writes one to .env)."
 )
@@ -79,6 +88,7 @@ INSTALLED_APPS = [
     "servestatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "accounts",
     "providers",
     "sessions_app",
@@ -98,6 +108,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a login that axes refused into the lockout page. It is
+    # async-capable, so it adds no thread hop to the chat streams (its async path misorders
+    # one call, so the page shows the username as posted: jazzband/django-axes#1494).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -143,6 +157,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The axes backend comes first: it refuses a locked-out sign-in before any password is
+# checked, so the right password is refused too until the lock lifts. It needs the request
+# (authenticate(request, ...); the test Client's login() passes none: use force_login),
+# and axes 8.3.1's backend has no aauthenticate, so Django's aauthenticate() fails with it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sessions_app:index"
 LOGOUT_REDIRECT_URL = "login"
@@ -159,6 +181,18 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Sign-in throttling (django-axes). Failures are rows in the database, so every worker and
+# instance counts the same ones. An account and a client address lock separately: many
+# passwords for one account from many addresses, and many accounts from one address, both
+# stop. The address is REMOTE_ADDR, which uvicorn sets (from X-Forwarded-For only when the
+# connection comes from --forwarded-allow-ips); README.md, "Sign-in throttling".
+AXES_HANDLER = "accounts.throttling.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = _at_least_one("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True  # LoginThrottleHandler narrows what a success forgives
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # Secure by default: DEBUG off means HTTPS cookies unless the environment says otherwise.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -7,6 +7,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,9 @@ def test_it_creates_admin_and_prints_a_working_password_once(
     second = capsys.readouterr().out
 
     password = re.search(r"with password: (\S+)", first).group(1)
-    assert authenticate(username="admin", password=password).is_superuser
+    # With a request: the throttling backend refuses to judge a sign-in without one.
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="admin", password=password).is_superuser
     assert "A superuser exists already; no new one created." in second
     assert password not in second
     assert User.objects.count() == 1

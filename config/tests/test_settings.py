@@ -93,3 +93,14 @@ def test_the_deployment_check_flags_a_development_environment() -> None:
 
     assert result.returncode != 0
     assert "security.W018" in result.stderr  # DEBUG on
+
+
+@pytest.mark.parametrize("name", ["LOGIN_FAILURE_LIMIT", "LOGIN_LOCKOUT_MINUTES"])
+def test_startup_stops_when_a_sign_in_throttling_limit_is_below_one(name: str) -> None:
+    result = manage("check", **{name: "0"})
+
+    assert result.returncode != 0
+    assert last_line(result) == (
+        f"django.core.exceptions.ImproperlyConfigured: {name} must be a whole number "
+        "of at least 1, not 0."
+    )
