@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, ClassVar
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from providers import key_names
 from providers.presets import PRESETS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _Env(environ.Env):
+    """django-environ, keeping the name of every variable read: those are Switchboard's
+    own settings, which a catalogue may never name as a provider's key."""
+
+    names_read: ClassVar[set[str]] = set()
+
+    def get_value(self, var: str, *args: Any, **kwargs: Any) -> Any:
+        self.names_read.add(var)
+        return super().get_value(var, *args, **kwargs)
+
+
+env = _Env()
 _env_file = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
 if _env_file:
     environ.Env.read_env(_env_file)
@@ -215,3 +230,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The catalogue's ${NAME} key references (providers/key_names.py). Last, so every setting
+# above is among the names read; the provider key variables are meant to be named.
+CATALOGUE_KEY_VARIABLES = env.list("CATALOGUE_KEY_VARIABLES", default=[])
+CATALOGUE_ADMIN_READS_ENV = env.bool("CATALOGUE_ADMIN_READS_ENV", default=False)
+SWITCHBOARD_VARIABLES = frozenset(_Env.names_read) - {
+    preset.key_env_var for preset in PRESETS.values()
+}
+# Read once at startup, like every other variable, and only these: no request ever holds
+# the whole environment.
+CATALOGUE_KEY_ENV = key_names.provider_keys(
+    os.environ, listed=CATALOGUE_KEY_VARIABLES, own=SWITCHBOARD_VARIABLES
+)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Field, QuerySet
@@ -173,10 +173,11 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
             "title": "Import a catalogue",
             "document": text,
             "prune": bool(request.POST.get("prune")),
+            "reads_env": settings.CATALOGUE_ADMIN_READS_ENV,
         }
         if request.method == "POST" and text:
             try:
-                plan = catalogue.read_document(text, env=os.environ)
+                plan = catalogue.read_document(text, env=_admin_import_env())
             except catalogue.CatalogueError as error:
                 context["problems"] = error.problems
             else:
@@ -245,6 +246,12 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         for model in models:
             model.save_keeping_one_default()
         formset.save_m2m()
+
+
+def _admin_import_env() -> Mapping[str, str] | None:
+    """Staff may import a catalogue; reading the server's environment is the operator's
+    call (providers/key_names.py)."""
+    return settings.CATALOGUE_KEY_ENV if settings.CATALOGUE_ADMIN_READS_ENV else None
 
 
 class ListedUpstreamFilter(admin.SimpleListFilter):

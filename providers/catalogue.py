@@ -1,14 +1,16 @@
 """The catalogue as code: providers, their models and the tiers, as a YAML document.
 
     export_document()            → the instance as a document (keys as ${ENV} references)
-    read_document(text, env)     → a Plan, or CatalogueError listing every problem, each
+    read_document(text, env=…)   → a Plan, or CatalogueError listing every problem, each
                                    with its path (providers[2].models[0].settings.top_p: …)
     plan.apply(prune=…)          → the changes, in one transaction
 
 A key never appears in a file: a provider's key is written as `${NAME}`, NAME derived
 from the provider (OpenAI → OPENAI_API_KEY) unless its settings name another
-(`api_key_env`), and an import reads NAME from the environment. Importing an export of
-the same instance changes nothing.
+(`api_key_env`), and an import reads NAME from the variables it is given — only those
+meant to hold provider keys (providers/key_names.py). A provider that already has a key
+keeps it when NAME is not set, so importing an export of the same instance changes
+nothing, with or without the variables.
 """
 
 from __future__ import annotations
@@ -106,18 +108,19 @@ class Change:
     kind: str  # "provider", "model", "tier"
     name: str
     fields: tuple[str, ...] = ()
+    remark: str = ""  # e.g. "keeps the stored key"
 
     def __str__(self) -> str:
-        changed = f" ({', '.join(self.fields)})" if self.fields else ""
+        details = "; ".join(filter(None, [", ".join(self.fields), self.remark]))
         verb = {"prune": "would prune"}.get(self.action, self.action)
-        return f"{verb} {self.kind} {self.name}{changed}"
+        return f"{verb} {self.kind} {self.name}{f' ({details})' if details else ''}"
 
 
 @dataclass
 class Plan:
     tiers: list[dict[str, Any]]
     providers: list[dict[str, Any]]
-    keys: dict[str, str]  # provider name → key from the environment
+    keys: catalogue_checks.Keys
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a JSON registry could not map
 
@@ -126,9 +129,10 @@ class Plan:
             return _apply(self, prune=prune)
 
 
-def read_document(text: str, *, env: Mapping[str, str]) -> Plan:
+def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     """Validate the whole document (YAML, or the JSON registry format: JSON is YAML too);
-    raise CatalogueError with every problem at once."""
+    raise CatalogueError with every problem at once. `env` holds the variables key
+    references may name (settings.CATALOGUE_KEY_ENV); None reads none."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -136,15 +140,16 @@ def read_document(text: str, *, env: Mapping[str, str]) -> Plan:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise CatalogueError([f"(document): {where}not valid YAML ({error.problem})"]) from None
     notes: list[str] = []
+    available = dict(env or {})
     if catalogue_json.looks_like_registry_json(document):
         document, keys, notes = catalogue_json.from_registry_json(document)
-        env = {**env, **keys}
-    plan = _plan(document, env)
+        available |= keys
+    plan = _plan(document, available, reads_env=env is not None)
     plan.notes = notes
     return plan
 
 
-def _plan(document: Any, env: Mapping[str, str]) -> Plan:
+def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
     problems: list[str] = []
     if not isinstance(document, dict):
         raise CatalogueError(["(document): must be a mapping with `providers` and `tiers`"])
@@ -158,7 +163,7 @@ def _plan(document: Any, env: Mapping[str, str]) -> Plan:
     catalogue_checks.check_entries(
         providers, "providers", catalogue_checks.PROVIDER_FIELDS, problems
     )
-    keys = catalogue_checks.check_providers(providers, env, problems)
+    keys = catalogue_checks.check_providers(providers, env, problems, reads_env=reads_env)
     tier_names = {t.get("name") for t in tiers if isinstance(t, dict)}
     catalogue_checks.check_tiers(tiers, providers, problems)
     catalogue_checks.check_models(
@@ -191,9 +196,11 @@ def _changes(plan: Plan) -> list[Change]:
         stored = Provider.objects.filter(name=entry["name"]).first()
         values = _provider_values(entry)
         change = _compare("provider", entry["name"], stored, values)
-        key = plan.keys.get(entry["name"])
+        key = plan.keys.found.get(entry["name"])
         if stored and key is not None and catalogue_checks.revealed_key(stored) != key:
             change.action, change.fields = "update", (*change.fields, "api_key")
+        if entry["name"] in plan.keys.kept:
+            change.remark = "keeps the stored key"
         changes.append(change)
         for model in entry.get("models", []):
             row = stored.models.filter(model_id=model["model_id"]).first() if stored else None
@@ -287,7 +294,7 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
     tiers |= {t.name: t for t in Tier.objects.exclude(name__in=tiers)}
     models = {}
     for entry in plan.providers:
-        provider = catalogue_checks.provider_row(entry, plan.keys.get(entry["name"]))
+        provider = catalogue_checks.provider_row(entry, plan.keys.found.get(entry["name"]))
         provider.full_clean()
         provider.save()
         LLMModel.objects.filter(provider=provider, is_default=True).exclude(

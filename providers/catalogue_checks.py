@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from providers import validators
+from providers import key_names, validators
 from providers.encryption import UnreadableSecretError
 from providers.models import Protocol, Provider
 from providers.presets import PRESETS
@@ -80,8 +82,21 @@ def _kind(expected: type | tuple) -> str:
     return names.get(expected, expected.__name__)
 
 
-def check_providers(providers: list, env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
-    keys: dict[str, str] = {}
+@dataclass
+class Keys:
+    """What the document's key references resolve to."""
+
+    found: dict[str, str] = field(default_factory=dict)  # provider name → key
+    kept: set[str] = field(default_factory=set)  # providers keeping their stored key
+
+
+def check_providers(
+    providers: list, env: Mapping[str, str], problems: list[str], *, reads_env: bool
+) -> Keys:
+    """`env` holds the variables a reference may name; `reads_env` is False when the
+    server's environment is not among them (the admin import, unless
+    CATALOGUE_ADMIN_READS_ENV), which changes what a missing one is told."""
+    keys = Keys()
     missing: list[str] = []
     for n, entry in enumerate(providers):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
@@ -99,22 +114,42 @@ def check_providers(providers: list, env: Mapping[str, str], problems: list[str]
         reference = entry.get("api_key")
         if isinstance(reference, str) and reference:
             match = _REFERENCE.match(reference)
+            name = match[1] if match else ""
+            refused = name and key_names.refusal(
+                name, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
+            )
             if match is None:
                 problems.append(
                     f"{where}.api_key: write a ${{ENV_VAR}} reference, never the key itself"
                 )
-            elif match[1] not in env:
-                missing.append(f"{match[1]} ({where}.api_key)")
+            elif refused:
+                problems.append(f"{where}.api_key: {refused}")
+            elif env.get(name):
+                keys.found[entry["name"]] = env[name]
+            elif _has_stored_key(entry["name"]):
+                keys.kept.add(entry["name"])  # an export of this instance, imported back
             else:
-                keys[entry["name"]] = env[match[1]]
+                missing.append(f"{name} ({where}.api_key)")
         for key, problem in validators.settings_problems(
             entry.get("settings", {}), validators.PROVIDER_SETTINGS
         ):
             problems.append(f"{where}.settings{'.' + key if key else ''}: {problem}")
-        _checkprovider_row(entry, keys.get(entry["name"]), where, problems)
-    if missing:
+        _checkprovider_row(entry, keys.found.get(entry["name"]), where, problems)
+    if missing and not reads_env:
+        problems.append(
+            "the admin import does not read the server's environment, so these new "
+            f"providers have no key: {', '.join(missing)}. Import without their api_key "
+            "and enter the keys on the providers' pages, or run `manage.py import_config`, "
+            "or set CATALOGUE_ADMIN_READS_ENV on the server"
+        )
+    elif missing:
         problems.append("missing environment variables: " + ", ".join(missing))
     return keys
+
+
+def _has_stored_key(name: str) -> bool:
+    provider = Provider.objects.filter(name=name).first()
+    return provider is not None and bool(provider.api_key)
 
 
 def _checkprovider_row(entry: dict, key: str | None, where: str, problems: list[str]) -> None:
@@ -124,6 +159,8 @@ def _checkprovider_row(entry: dict, key: str | None, where: str, problems: list[
         provider.full_clean(exclude=["name", "settings"], validate_unique=False)
     except ValidationError as error:
         for name, messages in error.message_dict.items():
+            if name == "settings":
+                continue  # check_providers reported each with its own path
             for message in messages:
                 problems.append(f"{where}.{name}: {message}")
 

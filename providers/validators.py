@@ -8,15 +8,17 @@ path in the document.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from providers import outbound
+from providers import key_names, outbound
 
 
 def validate_base_url(url: str, *, allow_private_network: bool) -> None:
@@ -148,7 +150,20 @@ class Flag:
         return "" if isinstance(value, bool) else f"must be true or false, not {_json_type(value)}"
 
 
-Rule = Number | Text | TextList | Headers | Flag
+@dataclass(frozen=True)
+class KeyVariable:
+    """The environment variable an export names for a provider's key: one an import of
+    that export may read (providers/key_names.py)."""
+
+    def problem(self, value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", value):
+            return "must be an environment variable name such as TEAM_OPENAI_API_KEY"
+        return key_names.refusal(
+            value, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
+        )
+
+
+Rule = Number | Text | TextList | Headers | Flag | KeyVariable
 
 # Sampling settings both protocols know; ranges from the OpenAI chat completions reference.
 MODEL_SETTINGS: dict[str, Rule] = {
@@ -173,7 +188,7 @@ PROVIDER_SETTINGS: dict[str, Rule] = {
     "read_timeout": Number(1, 600),
     "extra_headers": Headers(),
     "auto_enable_new_models": Flag(),  # models found by "Fetch models" arrive enabled
-    "api_key_env": Text(max_length=100),  # the ${NAME} an export writes for the key
+    "api_key_env": KeyVariable(),  # the ${NAME} an export writes for the key
 }
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from pytest_django.fixtures import Settings
 
 from providers.encryption import UNREADABLE_LABEL
 from providers.models import LLMModel, Provider
@@ -426,9 +427,10 @@ def test_export_selected_downloads_yaml_without_keys(staff_client: Client) -> No
 
 
 def test_the_import_page_shows_the_plan_then_applies_it(
-    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+    staff_client: Client, settings: Settings
 ) -> None:
-    monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "k" * 40)
+    settings.CATALOGUE_ADMIN_READS_ENV = True
+    settings.CATALOGUE_KEY_ENV = {"GROQ_API_KEY": "gsk_" + "k" * 40}
     url = reverse("admin:providers_import")
     document = (
         "providers:\n  - name: Groq\n    preset: groq\n    api_key: ${GROQ_API_KEY}\n"
@@ -469,3 +471,38 @@ def test_the_settings_fields_name_their_known_keys(staff_client: Client) -> None
     assert "Known keys: api_key_env, auto_enable_new_models," in provider_page.content.decode()
     assert "Known keys: " in model_page.content.decode()
     assert "max_tokens" in model_page.content.decode().split("Known keys: ")[1]
+
+
+def test_an_export_imports_back_in_the_admin_without_reading_the_environment(
+    staff_client: Client, settings: Settings
+) -> None:
+    settings.CATALOGUE_KEY_ENV = {"OPENAI_API_KEY": "sk-proj-FAKE.other.key.from.env.99"}
+    make_model(make_provider(), model_id="gpt-4o")
+    exported = staff_client.post(
+        reverse("admin:providers_provider_changelist"),
+        {"action": "export_selected", "_selected_action": [p.pk for p in Provider.objects.all()]},
+    ).content.decode()
+    url = reverse("admin:providers_import")
+
+    planned = staff_client.post(url, {"document": exported, "plan": "1"}).content.decode()
+    applied = staff_client.post(url, {"document": exported, "apply": "1"})
+
+    assert "unchanged provider OpenAI (keeps the stored key)" in planned
+    assert "missing environment variables" not in planned
+    assert applied.status_code == 302
+    assert Provider.objects.get().api_key.reveal() == OPENAI_KEY  # not the environment's
+
+
+def test_the_import_page_refuses_a_reference_to_a_server_secret(staff_client: Client) -> None:
+    document = (
+        "providers:\n  - {name: Evil, preset: custom, base_url: 'https://evil.example/v1',"
+        " api_key: '${SECRET_KEY}'}\n"
+    )
+
+    html = staff_client.post(
+        reverse("admin:providers_import"), {"document": document, "plan": "1"}
+    ).content.decode()
+
+    assert "SECRET_KEY is one of Switchboard&#x27;s own settings, never a provider key" in html
+    assert "Apply these changes" not in html
+    assert not Provider.objects.exists()

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 import yaml
 from django.contrib.auth.models import Group
+from pytest_django.fixtures import Settings
 
 from providers.catalogue import CatalogueError, export_document, read_document
 from providers.models import LLMModel, Provider, Tier
@@ -154,8 +155,8 @@ BROKEN = [
         "providers[0].api_key: write a ${ENV_VAR} reference",
     ),
     (
-        "providers:\n  - {name: A, preset: openai, api_key: '${NOT_SET_ANYWHERE}'}\n",
-        "missing environment variables: NOT_SET_ANYWHERE (providers[0].api_key)",
+        "providers:\n  - {name: A, preset: openai, api_key: '${NOT_SET_API_KEY}'}\n",
+        "missing environment variables: NOT_SET_API_KEY (providers[0].api_key)",
     ),
     (
         "providers:\n  - {name: A, preset: openai, enabled: true}\n",
@@ -225,8 +226,8 @@ def test_every_problem_is_reported_at_once() -> None:
         """\
         providers:
           - {name: A, preset: nope}
-          - {name: B, preset: openai, api_key: '${MISSING_ONE}'}
-          - {name: C, preset: openai, api_key: '${MISSING_TWO}'}
+          - {name: B, preset: openai, api_key: '${ONE_API_KEY}'}
+          - {name: C, preset: openai, api_key: '${TWO_API_KEY}'}
         tiers:
           - {name: T, daily_token_quota: 0}
         """
@@ -234,6 +235,109 @@ def test_every_problem_is_reported_at_once() -> None:
 
     assert len(problems) == 3
     assert (
-        "missing environment variables: MISSING_ONE (providers[1].api_key), "
-        "MISSING_TWO (providers[2].api_key)" in problems
+        "missing environment variables: ONE_API_KEY (providers[1].api_key), "
+        "TWO_API_KEY (providers[2].api_key)" in problems
     )
+
+
+# --- key references: only variables meant to hold a provider key ---------------------
+
+SERVER_SECRETS = {
+    "SECRET_KEY": "django-signing-secret",
+    "FIELD_ENCRYPTION_KEYS": "fernet-key-ring",
+    "DATABASE_URL": "postgres://switchboard:pw@db/switchboard",
+    "HOME": "/root",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "PGPASSWORD": "pw",
+    "secret_key": "lower-case twin",
+    "OPENAI_KEY": "no suffix",
+}
+
+
+def reference_to(name: str) -> str:
+    return (
+        "providers:\n  - name: Evil\n    preset: custom\n"
+        "    base_url: 'https://attacker.example/v1'\n"
+        f"    api_key: '${{{name}}}'\n"
+    )
+
+
+@pytest.mark.parametrize("name", SERVER_SECRETS)
+def test_a_reference_to_a_server_variable_is_refused_even_when_it_is_set(name: str) -> None:
+    with pytest.raises(CatalogueError) as caught:
+        read_document(reference_to(name), env=ENV | SERVER_SECRETS)
+
+    [problem] = caught.value.problems
+    assert problem.startswith(f"providers[0].api_key: {name} is ")
+    assert SERVER_SECRETS[name] not in problem
+    assert not Provider.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL"])
+def test_switchboards_own_settings_are_refused_even_when_listed(
+    name: str, settings: Settings
+) -> None:
+    settings.CATALOGUE_KEY_VARIABLES = [name]
+
+    problems = broken(reference_to(name))
+
+    assert problems == [
+        f"providers[0].api_key: {name} is one of Switchboard's own settings, never a provider key"
+    ]
+
+
+def test_a_listed_variable_and_any_api_key_name_are_read(settings: Settings) -> None:
+    settings.CATALOGUE_KEY_VARIABLES = ["TEAM_OPENAI_TOKEN"]
+    document = (
+        "providers:\n"
+        "  - {name: A, preset: openai, api_key: '${TEAM_OPENAI_TOKEN}'}\n"
+        "  - {name: B, preset: openai, api_key: '${ANYTHING_API_KEY}'}\n"
+    )
+
+    read_document(
+        document, env={"TEAM_OPENAI_TOKEN": OPENAI_KEY, "ANYTHING_API_KEY": ANTHROPIC_KEY}
+    ).apply(prune=False)
+
+    assert Provider.objects.get(name="A").api_key.reveal() == OPENAI_KEY
+    assert Provider.objects.get(name="B").api_key.reveal() == ANTHROPIC_KEY
+
+
+def test_an_export_imports_back_without_any_variable_keeping_the_stored_keys(
+    instance: None,
+) -> None:
+    plan = read_document(export_document(), env=None)  # the admin: no environment read
+
+    assert {str(c) for c in plan.changes if c.kind == "provider"} == {
+        "unchanged provider OpenAI (keeps the stored key)",
+        "unchanged provider Anthropic (keeps the stored key)",
+    }
+    plan.apply(prune=False)
+    assert Provider.objects.get(name="OpenAI").api_key.reveal() == OPENAI_KEY
+
+
+def test_a_changed_provider_keeping_its_key_says_both(instance: None) -> None:
+    document = export_document().replace("read_timeout: 30", "read_timeout: 45")
+
+    plan = read_document(document, env={})
+
+    assert "update provider OpenAI (settings; keeps the stored key)" in map(str, plan.changes)
+
+
+def test_a_new_provider_without_its_variable_in_the_admin_says_what_to_do() -> None:
+    with pytest.raises(CatalogueError) as caught:
+        read_document(
+            "providers:\n  - {name: G, preset: groq, api_key: '${GROQ_API_KEY}'}\n", env=None
+        )
+
+    [problem] = caught.value.problems
+    assert "the admin import does not read the server's environment" in problem
+    assert "GROQ_API_KEY (providers[0].api_key)" in problem
+    assert "CATALOGUE_ADMIN_READS_ENV" in problem
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "HOME", "has space", "1_API_KEY"])
+def test_a_provider_cannot_name_a_server_variable_for_its_export(name: str) -> None:
+    problems = broken(provider_a(f", settings: {{api_key_env: '{name}'}}"))
+
+    assert len(problems) == 1
+    assert problems[0].startswith("providers[0].settings.api_key_env: ")

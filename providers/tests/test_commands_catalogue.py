@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from pytest_django.fixtures import Settings
 
+from config.tests.uvicorn import BASE_DIR, database_url
 from providers.models import LLMModel, Provider, Tier
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 
@@ -16,12 +22,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_export_to_a_file_then_a_dry_run_import_changes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> None:
     make_model(make_provider(), model_id="gpt-4o")
     target = tmp_path / "catalogue.yaml"
     call_command("export_config", "-o", str(target))
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    settings.CATALOGUE_KEY_ENV = {"OPENAI_API_KEY": OPENAI_KEY}
 
     call_command("import_config", str(target), "--dry-run")
 
@@ -52,13 +58,16 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_the_json_registry_format_imports(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> None:
-    monkeypatch.setenv("GROQ_KEY", "gsk_" + "g" * 40)
+    settings.CATALOGUE_KEY_ENV = {"GROQ_TEAM_API_KEY": "gsk_" + "g" * 40}
     registry = {
         "default_model": "gpt-4o-mini",
         "provider_configs": {
-            "groq-team": {"base_url": "https://api.groq.com/openai/v1", "api_key": "${GROQ_KEY}"}
+            "groq-team": {
+                "base_url": "https://api.groq.com/openai/v1",
+                "api_key": "${GROQ_TEAM_API_KEY}",
+            }
         },
         "models": [
             {
@@ -94,3 +103,46 @@ def test_the_json_registry_format_imports(
     assert "models[1].temperature: cannot be mapped (ignored)" in captured.err
     assert "models[0].api_key: a plain key was found" in captured.err
     assert OPENAI_KEY not in captured.out + captured.err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_config_reads_only_provider_key_variables_from_its_environment(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "catalogue.yaml"
+    target.write_text(
+        "providers:\n"
+        "  - {name: A, preset: custom, base_url: 'https://a.example/v1',"
+        " api_key: '${SECRET_KEY}'}\n"
+        "  - {name: B, preset: custom, base_url: 'https://b.example/v1',"
+        " api_key: '${FIELD_ENCRYPTION_KEYS}'}\n"
+        "  - {name: C, preset: custom, base_url: 'https://c.example/v1',"
+        " api_key: '${TEAM_TOKEN}'}\n"
+    )
+    env = os.environ | {
+        "ENV_FILE": "",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "CATALOGUE_KEY_VARIABLES": "FIELD_ENCRYPTION_KEYS,TEAM_TOKEN",
+        "TEAM_TOKEN": OPENAI_KEY,
+    }
+    command = [sys.executable, "manage.py", "import_config", str(target), "--dry-run"]
+
+    refused = subprocess.run(
+        command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    target.write_text(
+        "providers:\n  - {name: C, preset: custom, base_url: 'https://c.example/v1',"
+        " api_key: '${TEAM_TOKEN}'}\n"
+    )
+    accepted = subprocess.run(
+        command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert refused.returncode == 1
+    assert "has 2 problems" in refused.stderr
+    assert "SECRET_KEY is one of Switchboard's own settings" in refused.stderr
+    assert "FIELD_ENCRYPTION_KEYS is one of Switchboard's own settings" in refused.stderr
+    for secret in (os.environ["SECRET_KEY"], os.environ["FIELD_ENCRYPTION_KEYS"], OPENAI_KEY):
+        assert secret not in refused.stdout + refused.stderr + accepted.stdout + accepted.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    assert "create provider C" in accepted.stdout

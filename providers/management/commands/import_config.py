@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from providers.catalogue import CatalogueError, read_document
@@ -14,7 +14,8 @@ from providers.catalogue import CatalogueError, read_document
 class Command(BaseCommand):
     help = (
         "Validate a catalogue file (YAML, or the flat JSON registry format), print the plan, "
-        "and apply it in one transaction unless --dry-run. ${VAR} keys come from the environment."
+        "and apply it in one transaction unless --dry-run. ${NAME} keys come from the environment "
+        "(names ending in _API_KEY, or listed in CATALOGUE_KEY_VARIABLES)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
         try:
-            plan = read_document(text, env=os.environ)
+            plan = read_document(text, env=settings.CATALOGUE_KEY_ENV)
         except CatalogueError as error:
             listing = "\n".join(f"  {problem}" for problem in error.problems)
             raise CommandError(f"{file} has {len(error.problems)} problems:\n{listing}") from None
