@@ -165,19 +165,19 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         """Paste or upload a catalogue, see the dry-run plan, then apply it on confirmation."""
         if not (self.has_add_permission(request) and self.has_change_permission(request)):
             raise PermissionDenied
-        text = request.POST.get("document", "")
-        if upload := request.FILES.get("file"):
-            text = upload.read().decode("utf-8", errors="replace")
         context = {
             **self.admin_site.each_context(request),
             "title": "Import a catalogue",
-            "document": text,
+            "document": request.POST.get("document", ""),
             "prune": bool(request.POST.get("prune")),
             "reads_env": settings.CATALOGUE_ADMIN_READS_ENV,
+            "max_kib": catalogue.MAX_BYTES // 1024,
         }
-        if request.method == "POST" and text:
+        if request.method == "POST":
             try:
-                plan = catalogue.read_document(text, env=_admin_import_env())
+                # An uploaded file lands in the box, so "Apply" sends what the plan showed.
+                context["document"] = _submitted(request)
+                plan = catalogue.read_document(context["document"], env=_admin_import_env())
             except catalogue.CatalogueError as error:
                 context["problems"] = error.problems
             else:
@@ -246,6 +246,18 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         for model in models:
             model.save_keeping_one_default()
         formset.save_m2m()
+
+
+def _submitted(request: HttpRequest) -> str:
+    """The uploaded file, else the pasted text; CatalogueError when neither can be read."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        if not request.POST.get("document", "").strip():
+            raise catalogue.CatalogueError(["(document): paste a catalogue or choose a file"])
+        return request.POST["document"]
+    if upload.size > catalogue.MAX_BYTES:  # read no further than the limit
+        raise catalogue.CatalogueError([catalogue.TOO_BIG])
+    return catalogue.decode(upload.read())
 
 
 def _admin_import_env() -> Mapping[str, str] | None:

@@ -15,6 +15,7 @@ nothing, with or without the variables.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +25,18 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.text import slugify
 
-from providers import catalogue_checks, catalogue_json
+from providers import catalogue_checks, catalogue_json, catalogue_yaml
 from providers.models import LLMModel, Provider, Tier
 from providers.presets import PRESETS
 
 VERSION = 1
+# A catalogue of several thousand models fits in a few hundred KiB; past this, a file is
+# refused before it is parsed (README, "The catalogue as code").
+MAX_BYTES = 1024 * 1024
+TOO_BIG = f"(document): is larger than the limit of {MAX_BYTES // 1024} KiB"
+MAX_PROVIDERS = 200
+MAX_MODELS = 10_000
+MAX_TIERS = 200
 
 
 class CatalogueError(Exception):
@@ -133,12 +141,12 @@ def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     """Validate the whole document (YAML, or the JSON registry format: JSON is YAML too);
     raise CatalogueError with every problem at once. `env` holds the variables key
     references may name (settings.CATALOGUE_KEY_ENV); None reads none."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise CatalogueError([TOO_BIG])
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=catalogue_yaml.Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise CatalogueError([f"(document): {where}not valid YAML ({error.problem})"]) from None
+        raise CatalogueError([catalogue_yaml.problem(error)]) from None
     notes: list[str] = []
     available = dict(env or {})
     if catalogue_json.looks_like_registry_json(document):
@@ -147,6 +155,23 @@ def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     plan = _plan(document, available, reads_env=env is not None)
     plan.notes = notes
     return plan
+
+
+def decode(data: bytes) -> str:
+    """A file's bytes as text: UTF-8 (a byte-order mark is allowed), within MAX_BYTES."""
+    if len(data) > MAX_BYTES:
+        raise CatalogueError([TOO_BIG])
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise CatalogueError(["(document): is UTF-16 text; save it as UTF-8"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CatalogueError(
+            [
+                f"(document): is not UTF-8 text (byte 0x{data[error.start]:02x} at position "
+                f"{error.start}); save it as UTF-8"
+            ]
+        ) from None
 
 
 def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
@@ -159,10 +184,20 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
         problems.append(f"version: must be {VERSION}")
     tiers = _list(document, "tiers", problems)
     providers = _list(document, "providers", problems)
+    models = sum(len(p["models"]) for p in providers if isinstance(p, dict) and _is_list(p))
+    for section, count, limit in (
+        ("tiers", len(tiers), MAX_TIERS),
+        ("providers", len(providers), MAX_PROVIDERS),
+        ("models", models, MAX_MODELS),
+    ):
+        if count > limit:
+            # Each entry costs a few queries to plan: a bound keeps an import to seconds.
+            raise CatalogueError([f"{section}: {count} entries, more than the limit of {limit}"])
     catalogue_checks.check_entries(tiers, "tiers", catalogue_checks.TIER_FIELDS, problems)
     catalogue_checks.check_entries(
         providers, "providers", catalogue_checks.PROVIDER_FIELDS, problems
     )
+    catalogue_checks.check_model_entries(providers, problems)
     keys = catalogue_checks.check_providers(providers, env, problems, reads_env=reads_env)
     tier_names = {t.get("name") for t in tiers if isinstance(t, dict)}
     catalogue_checks.check_tiers(tiers, providers, problems)
@@ -174,6 +209,10 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
     plan = Plan(tiers=tiers, providers=providers, keys=keys)
     plan.changes = _changes(plan)
     return plan
+
+
+def _is_list(provider: dict) -> bool:
+    return isinstance(provider.get("models"), list)
 
 
 def _list(document: dict, key: str, problems: list[str]) -> list:
@@ -202,8 +241,13 @@ def _changes(plan: Plan) -> list[Change]:
         if entry["name"] in plan.keys.kept:
             change.remark = "keeps the stored key"
         changes.append(change)
+        rows = (
+            {row.model_id: row for row in stored.models.prefetch_related("allowed_tiers")}
+            if stored
+            else {}
+        )
         for model in entry.get("models", []):
-            row = stored.models.filter(model_id=model["model_id"]).first() if stored else None
+            row = rows.get(model["model_id"])
             name = f"{entry['name']}/{model['model_id']}"
             model_change = _compare("model", name, row, _model_values(model))
             if row and sorted(t.name for t in row.allowed_tiers.all()) != sorted(

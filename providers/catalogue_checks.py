@@ -60,12 +60,14 @@ def check_entries(
         if not isinstance(entry, dict):
             problems.append(f"{where}: must be a mapping")
             continue
-        for key, value in entry.items():
+        for key, value in list(entry.items()):
             expected = fields.get(key)
             if expected is None:
                 problems.append(f"{where}.{key}: is not a known field (known: {', '.join(fields)})")
             elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 problems.append(f"{where}.{key}: must be {_kind(expected)}")
+                # Reported; dropped, so the checks after this one can trust every type.
+                del entry[key]
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             problems.append(f"{where}.name: is required")
@@ -133,7 +135,7 @@ def check_providers(
         for key, problem in validators.settings_problems(
             entry.get("settings", {}), validators.PROVIDER_SETTINGS
         ):
-            problems.append(f"{where}.settings{'.' + key if key else ''}: {problem}")
+            problems.append(f"{_setting_path(where, key)}: {problem}")
         _checkprovider_row(entry, keys.found.get(entry["name"]), where, problems)
     if missing and not reads_env:
         problems.append(
@@ -190,12 +192,24 @@ def revealed_key(provider: Provider) -> str | None:
         return None
 
 
+def _setting_path(where: str, key: object) -> str:
+    # "" stands for the settings value as a whole (validators.settings_problems).
+    return f"{where}.settings.{key}" if key != "" else f"{where}.settings"
+
+
+def check_model_entries(providers: list, problems: list[str]) -> None:
+    """Each provider's models: mappings of known fields, each of its type."""
+    for n, entry in enumerate(providers):
+        if isinstance(entry, dict) and isinstance(entry.get("models", []), list):
+            _check_entries_by_id(entry.get("models", []), f"providers[{n}].models", problems)
+
+
 def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
+    """The models' values; check_model_entries dropped those of the wrong type."""
     for n, entry in enumerate(providers):
         if not isinstance(entry, dict) or not isinstance(entry.get("models", []), list):
             continue
         where = f"providers[{n}].models"
-        _check_entries_by_id(entry.get("models", []), where, problems)
         anthropic = (
             entry.get("protocol", PRESETS.get(entry.get("preset", ""), PRESETS["custom"]).protocol)
             == "anthropic"
@@ -212,7 +226,7 @@ def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
             for key, problem in validators.settings_problems(
                 model.get("settings", {}), validators.MODEL_SETTINGS
             ):
-                problems.append(f"{at}.settings{'.' + key if key else ''}: {problem}")
+                problems.append(f"{_setting_path(at, key)}: {problem}")
             if anthropic:
                 for key in sorted(validators.NOT_ON_ANTHROPIC & set(model.get("settings") or {})):
                     problems.append(
@@ -234,14 +248,18 @@ def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
         if not isinstance(model, dict):
             problems.append(f"{where}[{m}]: must be a mapping")
             continue
-        for key, value in model.items():
+        for key, value in list(model.items()):
             expected = MODEL_FIELDS.get(key)
             if expected is None:
                 problems.append(
                     f"{where}[{m}].{key}: is not a known field (known: {', '.join(MODEL_FIELDS)})"
                 )
-            elif not isinstance(value, expected):
-                problems.append(f"{where}[{m}].{key}: must be {_kind(expected)}")
+            elif not isinstance(value, expected) or (
+                key == "tiers" and not all(isinstance(tier, str) for tier in value)
+            ):
+                kind = "a list of tier names" if key == "tiers" else _kind(expected)
+                problems.append(f"{where}[{m}].{key}: must be {kind}")
+                del model[key]  # as in check_entries
         model_id = model.get("model_id")
         if model_id in seen:
             problems.append(f"{where}[{m}].model_id: {model_id} appears twice")
@@ -250,7 +268,7 @@ def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
 
 def check_tiers(tiers: list, providers: list, problems: list[str]) -> None:
     offered = {
-        f"{p['name']}/{m.get('model_id')}"
+        f"{p.get('name')}/{m.get('model_id')}"
         for p in providers
         if isinstance(p, dict) and isinstance(p.get("models", []), list)
         for m in p.get("models", [])

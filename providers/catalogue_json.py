@@ -74,12 +74,16 @@ def from_registry_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list
         entry["api_key"] = f"${{{name}}}"
         notes.append(f"{where}: a plain key was found; it is stored encrypted, never in a file")
 
-    for name, config in (data.get("provider_configs") or {}).items():
+    configs = data.get("provider_configs") or {}
+    if not isinstance(configs, dict):
+        notes.append("provider_configs: must be a mapping of names to configs (ignored)")
+        configs = {}
+    for name, config in configs.items():
         where = f"provider_configs.{name}"
         if not isinstance(config, dict) or not isinstance(config.get("base_url"), str):
             notes.append(f"{where}: needs a base_url (ignored)")
             continue
-        entry = provider_for(config["base_url"], name)
+        entry = provider_for(config["base_url"], str(name))
         keep_key(entry, config.get("api_key"), f"{where}.api_key")
         notes += [
             f"{where}.{k}: cannot be mapped (ignored)"
@@ -90,17 +94,24 @@ def from_registry_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list
     listed = data.get("models", data.get("entries", []))
     for n, item in enumerate(listed if isinstance(listed, list) else []):
         where = f"models[{n}]"
-        if not isinstance(item, dict) or not item.get("model") or not item.get("base_url"):
-            notes.append(f"{where}: needs model and base_url (ignored)")
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) and item[k] for k in ("model", "base_url")
+        ):
+            notes.append(f"{where}: needs model and base_url, as text (ignored)")
             continue
         entry = provider_for(item["base_url"])
         keep_key(entry, item.get("api_key"), f"{where}.api_key")
-        allowed = [t for t in item.get("allowed_tiers") or [] if isinstance(t, str)]
+        listed_tiers = item.get("allowed_tiers") or []
+        allowed = (
+            [t for t in listed_tiers if isinstance(t, str)]
+            if isinstance(listed_tiers, list)
+            else []
+        )
         tiers.update(allowed)
         entry["models"].append(
             {
                 "model_id": item["model"],
-                "display_name": item.get("display_name", ""),
+                "display_name": str(item.get("display_name") or ""),
                 "tiers": sorted(allowed),
             }
         )
@@ -113,6 +124,9 @@ def from_registry_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list
         "tiers": [{"name": name} for name in sorted(tiers)],
     }
     default = data.get("default_model")
+    if default is not None and not isinstance(default, str):
+        notes.append("default_model: must be a model id (ignored)")
+        default = None
     owner = next(
         (p for p in providers.values() for m in p["models"] if m["model_id"] == default), None
     )

@@ -27,7 +27,10 @@ def validate_base_url(url: str, *, allow_private_network: bool) -> None:
         raise ValidationError("Enter the provider's API base URL.", code="required")
     if url != url.strip() or any(ch.isspace() for ch in url):
         raise ValidationError("The URL contains spaces; remove them.", code="invalid")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed IPv6 bracket, say
+        raise ValidationError(f"This is not a valid URL: {error}.", code="invalid") from None
     if parts.scheme not in ("http", "https"):
         raise ValidationError(
             "Enter an http:// or https:// URL, e.g. https://api.openai.com/v1.", code="scheme"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -506,3 +507,55 @@ def test_the_import_page_refuses_a_reference_to_a_server_secret(staff_client: Cl
     assert "SECRET_KEY is one of Switchboard&#x27;s own settings, never a provider key" in html
     assert "Apply these changes" not in html
     assert not Provider.objects.exists()
+
+
+UPLOADS = {
+    "deep nesting": (b"[" * 5000 + b"]" * 5000, "nested deeper than 20 levels"),
+    "latin-1": ("tiers: [{name: caf\xe9}]\n".encode("latin-1"), "not UTF-8 text (byte 0xe9"),
+    "utf-16": ("tiers: []\n".encode("utf-16"), "is UTF-16 text"),
+    "too big": (b"tiers: []\n" + b"#" * (1024 * 1024), "larger than the limit of 1024 KiB"),
+    "aliases": (b"a: &a [1]\nproviders: *a\n", "aliases (*name) are not allowed"),
+}
+
+
+@pytest.mark.parametrize(("data", "expected"), UPLOADS.values(), ids=UPLOADS.keys())
+def test_a_bad_uploaded_file_gets_its_reason_on_the_page(
+    staff_client: Client, data: bytes, expected: str
+) -> None:
+    upload = SimpleUploadedFile("catalogue.yaml", data, content_type="application/yaml")
+
+    response = staff_client.post(reverse("admin:providers_import"), {"file": upload, "plan": "1"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "nothing was changed" in html
+    assert expected in html
+    assert not Provider.objects.exists()
+
+
+def test_an_uploaded_file_lands_in_the_box_so_apply_sends_what_was_planned(
+    staff_client: Client,
+) -> None:
+    data = b"tiers:\n  - {name: Pro}\n"
+    upload = SimpleUploadedFile("catalogue.yaml", data, content_type="application/yaml")
+
+    planned = staff_client.post(reverse("admin:providers_import"), {"file": upload, "plan": "1"})
+
+    assert "create tier Pro" in planned.content.decode()
+    assert ">tiers:\n  - {name: Pro}\n</textarea>" in planned.content.decode()
+
+
+def test_pasted_text_past_what_django_reads_is_a_clear_400(staff_client: Client) -> None:
+    response = staff_client.post(
+        reverse("admin:providers_import"), {"document": "#" * (3 * 1024 * 1024), "plan": "1"}
+    )
+
+    assert response.status_code == 400
+    assert "Bad request" in response.content.decode()
+    assert "upload a catalogue as a file instead" in response.content.decode()
+
+
+def test_an_empty_submission_asks_for_a_catalogue(staff_client: Client) -> None:
+    response = staff_client.post(reverse("admin:providers_import"), {"plan": "1"})
+
+    assert "paste a catalogue or choose a file" in response.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import textwrap
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 from django.contrib.auth.models import Group
 from pytest_django.fixtures import Settings
 
-from providers.catalogue import CatalogueError, export_document, read_document
+from providers.catalogue import MAX_BYTES, CatalogueError, decode, export_document, read_document
 from providers.models import LLMModel, Provider, Tier
 from providers.tests.factories import (
     ANTHROPIC_KEY,
@@ -341,3 +342,108 @@ def test_a_provider_cannot_name_a_server_variable_for_its_export(name: str) -> N
 
     assert len(problems) == 1
     assert problems[0].startswith("providers[0].settings.api_key_env: ")
+
+
+# --- hostile files: refused with a reason, never an exception -------------------------
+
+HOSTILE = {
+    "deep flow list": ("[" * 3000 + "]" * 3000, "nested deeper than 20 levels"),
+    "deep JSON": ('{"a": ' * 3000 + "1" + "}" * 3000, "nested deeper than 20 levels"),
+    "deep block map": (
+        "".join(f"{'  ' * n}k{n}:\n" for n in range(400)) + "  " * 400 + "x: 1\n",
+        "nested deeper than 20 levels",
+    ),
+    "billion laughs": (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        + "providers: *i\n",
+        "aliases (*name) are not allowed",
+    ),
+    "merge key": ("x: &x {name: A}\nproviders: [{<<: *x}]\n", "aliases (*name) are not allowed"),
+    "5000-digit number": ("version: " + "9" * 5000 + "\n", "this int value cannot be read"),
+    "bad boolean tag": ("version: !!bool maybe\n", "this bool value cannot be read"),
+    "bad timestamp tag": ("version: !!timestamp soon\n", "this timestamp value cannot be read"),
+    "python tag": ("version: !!python/object/apply:os.system [id]\n", "could not determine"),
+    "NUL character": ("version: 1\x00\n", "unacceptable character #x0000"),
+    "tab indentation": ("providers:\n\t- name: A\n", "line 2, column 1"),
+    "wrong types inside": (
+        "providers:\n  - {name: A, preset: [openai], models: [{model_id: m, tiers: [[x]]}]}\n",
+        "providers[0].preset: must be a string",
+    ),
+    "a string for the document": ("just words\n", "(document): must be a mapping"),
+    "too many providers": (
+        "providers:\n" + "".join(f"  - {{name: p{n}}}\n" for n in range(201)),
+        "providers: 201 entries, more than the limit of 200",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_document_is_refused_with_a_reason(text: str, expected: str) -> None:
+    with pytest.raises(CatalogueError) as caught:
+        read_document(text, env=ENV)
+
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+    assert not Provider.objects.exists()
+
+
+def test_a_document_over_the_size_limit_is_refused_before_it_is_read() -> None:
+    text = "providers: []\n" + "#" * MAX_BYTES
+
+    with pytest.raises(CatalogueError) as caught:
+        read_document(text, env=ENV)
+
+    assert caught.value.problems == ["(document): is larger than the limit of 1024 KiB"]
+
+
+ENCODINGS = {
+    "latin-1": (
+        "version: 1\ndescription: caf\xe9\n".encode("latin-1"),
+        "not UTF-8 text (byte 0xe9",
+    ),
+    "utf-16": ("version: 1\n".encode("utf-16"), "is UTF-16 text; save it as UTF-8"),
+    "cp1252 quotes": (b"tiers: [{name: \x93pro\x94}]\n", "not UTF-8 text (byte 0x93"),
+    "binary": (bytes(range(256)), "not UTF-8 text (byte 0x80"),
+}
+
+
+@pytest.mark.parametrize(("data", "expected"), ENCODINGS.values(), ids=ENCODINGS.keys())
+def test_a_file_not_in_utf8_is_refused_with_its_encoding_problem(
+    data: bytes, expected: str
+) -> None:
+    with pytest.raises(CatalogueError) as caught:
+        decode(data)
+
+    [problem] = caught.value.problems
+    assert expected in problem
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_read() -> None:
+    assert decode("\ufefftiers: [{name: Café}]\n".encode()) == "tiers: [{name: Café}]\n"
+
+
+DAMAGE = ["[", "]", "{", "}", ": ", "- ", "\t", "'", '"', "*a", "&a ", "!!binary z", "!!set", "~"]
+
+
+def test_random_damage_to_an_export_is_always_a_catalogue_error(instance: None) -> None:
+    """A fixed-seed fuzz: the same 300 damaged documents on every run."""
+    exported = export_document()
+    chance = random.Random(20261201)  # noqa: S311 - damage, not secrets
+    refused = 0
+    for _ in range(300):
+        text = list(exported)
+        for _ in range(chance.randint(1, 4)):
+            at = chance.randrange(len(text))
+            if chance.random() < 0.5:
+                text.insert(at, chance.choice(DAMAGE))
+            else:
+                del text[at : at + chance.randint(1, 12)]
+        damaged = "".join(text)
+        try:
+            read_document(damaged, env=ENV)
+        except CatalogueError:
+            refused += 1
+    assert refused > 150  # the damage was real: most documents broke

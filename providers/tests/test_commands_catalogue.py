@@ -146,3 +146,26 @@ def test_import_config_reads_only_provider_key_variables_from_its_environment(
         assert secret not in refused.stdout + refused.stderr + accepted.stdout + accepted.stderr
     assert accepted.returncode == 0, accepted.stderr
     assert "create provider C" in accepted.stdout
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 20 levels"),
+        ("tiers: [{name: caf\xe9}]\n".encode("latin-1"), "not UTF-8 text (byte 0xe9"),
+        (b"tiers: []\n" + b"#" * (2 * 1024 * 1024), "larger than the limit of 1024 KiB"),
+        (b"version: !!bool maybe\n", "this bool value cannot be read"),
+    ],
+    ids=["deep", "latin-1", "too big", "bad tag"],
+)
+def test_import_config_refuses_a_bad_file_with_its_reason(
+    tmp_path: Path, data: bytes, expected: str
+) -> None:
+    target = tmp_path / "bad.yaml"
+    target.write_bytes(data)
+
+    with pytest.raises(CommandError) as caught:
+        call_command("import_config", str(target))
+
+    assert expected in str(caught.value)
+    assert not Provider.objects.exists()

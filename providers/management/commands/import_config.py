@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.catalogue import CatalogueError, read_document
+from providers.catalogue import MAX_BYTES, CatalogueError, decode, read_document
 
 
 class Command(BaseCommand):
@@ -27,11 +27,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, file: Path, dry_run: bool, prune: bool, **options: Any) -> None:
         try:
-            text = file.read_text()
+            with file.open("rb") as opened:
+                data = opened.read(MAX_BYTES + 1)  # enough to know it is too big
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
         try:
-            plan = read_document(text, env=settings.CATALOGUE_KEY_ENV)
+            plan = read_document(decode(data), env=settings.CATALOGUE_KEY_ENV)
         except CatalogueError as error:
             listing = "\n".join(f"  {problem}" for problem in error.problems)
             raise CommandError(f"{file} has {len(error.problems)} problems:\n{listing}") from None
