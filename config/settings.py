@@ -209,6 +209,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("LOGIN_LOCKOUT_MINUTES", def
 AXES_RESET_ON_SUCCESS = True  # LoginThrottleHandler narrows what a success forgives
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# The longest answer kept, in characters (a model's max_answer_chars setting overrides
+# it): past it the stream ends with an error and keeps the text so far. A million is
+# about 250,000 tokens, past any model's output limit today, and a bounded cost per stream.
+ANSWER_MAX_CHARS = _at_least_one("ANSWER_MAX_CHARS", default=1_000_000)
+
 # Secure by default: DEBUG off means HTTPS cookies unless the environment says otherwise.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)

@@ -180,6 +180,9 @@ MODEL_SETTINGS: dict[str, Rule] = {
     # How much conversation (in tokens, estimated) goes with each message; older turns
     # are left out beyond it. Not sent upstream.
     "context_tokens": Number(256, integer=True),
+    # The longest answer kept, in characters (settings.ANSWER_MAX_CHARS unless set); the
+    # stream ends with an error past it. Not sent upstream.
+    "max_answer_chars": Number(1000, integer=True),
 }
 
 # Anthropic's current Messages API takes none of these (anthropic SDK 2.x has no such

@@ -18,6 +18,7 @@ def estimate_tokens(text: str) -> int:
 def build_request(reply: Message) -> tuple[ChatRequest, int]:
     """The request answering `reply`'s question, and how many earlier turns were left out."""
     settings = dict(reply.llm_model.settings or {})
+    settings.pop("max_answer_chars", None)  # Switchboard's own limit, not the upstream's
     budget = settings.pop("context_tokens", DEFAULT_CONTEXT_TOKENS)
     budget -= estimate_tokens(settings.get("system_prompt", ""))
     earlier = (

@@ -12,6 +12,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -178,11 +180,13 @@ class Message(models.Model):
             self.status = Status.STREAMING
         return bool(claimed)
 
-    async def acheckpoint(self, content: str) -> bool:
-        """Save the text so far, unless a Stop came meanwhile: then True (one query either
-        way; the final text is saved when the answer ends)."""
+    async def acheckpoint(self, new_text: str) -> bool:
+        """Append the text that arrived since the last checkpoint, unless a Stop came
+        meanwhile: then True (one query either way; the final text is saved when the
+        answer ends). Appending in SQL sends each part once, however long the answer."""
+        appended = Concat("content", Value(new_text), output_field=models.TextField())
         saved = await Message.objects.filter(pk=self.pk, stop_requested=False).aupdate(
-            content=content, updated_at=timezone.now()
+            content=appended, updated_at=timezone.now()
         )
         return not saved
 

@@ -10,6 +10,7 @@ closed tab, a Stop or an upstream error keeps the text that arrived.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import time
@@ -18,6 +19,8 @@ from contextlib import aclosing
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db.models.functions import Substr
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
@@ -42,6 +45,10 @@ STALE_AFTER = timedelta(seconds=180)
 INTERRUPTED = "The answer was interrupted: the server streaming it stopped. Retry it."
 CLOSED_TAB = "The page was closed before the answer finished."
 STOPPED = "Stopped."
+TOO_LONG = (
+    "The answer passed the size limit of {limit:,} characters and was cut there "
+    "(ANSWER_MAX_CHARS, or the model's max_answer_chars setting)."
+)
 
 
 # What ends a line for an EventSource: CRLF, a bare CR or a bare LF (HTML spec, "Parsing an
@@ -57,27 +64,63 @@ def sse(event: str, data: str) -> str:
     return f"event: {event}\n{fields}\n"
 
 
+class _Answer:
+    """The answer's text as it arrives, kept to its size limit.
+
+    One buffer for the whole text (saved once, at the end) and one for what the last
+    checkpoint has not saved yet, so a long answer costs its own size and no more: no
+    list of chunks, no ever-growing copy sent with every checkpoint.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.length = 0
+        self.cut = False  # the limit was reached: the rest was not kept
+        self._whole = io.StringIO()
+        self._unsaved = io.StringIO()
+
+    def add(self, text: str) -> str:
+        """The part of `text` kept: all of it, unless it passes the limit."""
+        room = self.limit - self.length
+        if len(text) > room:
+            text, self.cut = text[:room], True
+        self._whole.write(text)
+        self._unsaved.write(text)
+        self.length += len(text)
+        return text
+
+    def unsaved(self) -> str:
+        """What arrived since the last call (each checkpoint saves it)."""
+        text, self._unsaved = self._unsaved.getvalue(), io.StringIO()
+        return text
+
+    def text(self) -> str:
+        return self._whole.getvalue()
+
+
 async def relay(message: Message) -> AsyncIterator[str]:
     """Events for a message this connection has claimed."""
     started = time.monotonic()
-    parts: list[str] = []
+    answer = _Answer(settings.ANSWER_MAX_CHARS)
     audit: dict[str, int | None] = {}
     try:
-        request, target, left_out = await sync_to_async(_prepare)(message)
+        request, target, left_out, answer.limit = await sync_to_async(_prepare)(message)
         audit["turns_left_out"] = left_out
         audit["used_personal_key"] = target.api_key_is_personal
         checkpoint_at = started + CHECKPOINT_SECONDS
         stopped = False
-        # aclosing: a Stop or a closed tab ends the upstream request at once.
+        # aclosing: a Stop, a closed tab or a cut ends the upstream request at once.
         async with aclosing(stream_reply(target, request)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     audit.setdefault("ttft_ms", _ms_since(started))
-                    parts.append(event.text)
-                    yield sse("delta", escape(event.text))
+                    if kept := answer.add(event.text):
+                        yield sse("delta", escape(kept))
+                    if answer.cut:
+                        break
                     if time.monotonic() >= checkpoint_at:
                         checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
-                        if stopped := await message.acheckpoint("".join(parts)):
+                        if stopped := await message.acheckpoint(answer.unsaved()):
                             break
                 elif isinstance(event, Usage):
                     audit |= {
@@ -85,7 +128,10 @@ async def relay(message: Message) -> AsyncIterator[str]:
                         "output_tokens": event.output_tokens,
                         "cached_tokens": event.cached_tokens,
                     }
-        status, error = (Status.STOPPED, STOPPED) if stopped else (Status.DONE, "")
+        if answer.cut:
+            status, error = Status.ERROR, TOO_LONG.format(limit=answer.limit)
+        else:
+            status, error = (Status.STOPPED, STOPPED) if stopped else (Status.DONE, "")
     except ProviderError as failure:
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error = Status.ERROR, failure.description
@@ -96,7 +142,7 @@ async def relay(message: Message) -> AsyncIterator[str]:
         await asyncio.shield(
             message.afinish(
                 status=Status.STOPPED,
-                content="".join(parts),
+                content=answer.text(),
                 error=CLOSED_TAB,
                 latency_ms=_ms_since(started),
                 **audit,
@@ -108,7 +154,7 @@ async def relay(message: Message) -> AsyncIterator[str]:
         status, error = Status.ERROR, "Something went wrong on our side; the error was logged."
     await message.afinish(
         status=status,
-        content="".join(parts),
+        content=answer.text(),
         error=error,
         latency_ms=_ms_since(started),
         **audit,
@@ -122,18 +168,25 @@ async def follow(message: Message) -> AsyncIterator[str]:
     sent = 0
     deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
     while True:
-        current = await Message.objects.select_related("session").aget(pk=message.pk)
+        # Only the text not sent yet: stored text only grows, and a long answer read whole
+        # twice a second, by every follower, would cost its size each time.
+        current = (
+            await Message.objects.defer("content")
+            .annotate(unsent=Substr("content", sent + 1))
+            .aget(pk=message.pk)
+        )
         if current.status == Status.STREAMING and timezone.now() - current.updated_at > STALE_AFTER:
             # Conditional on the row being as read, so a live stream's checkpoint wins.
             await Message.objects.filter(
                 pk=current.pk, status=Status.STREAMING, updated_at=current.updated_at
             ).aupdate(status=Status.ERROR, error=INTERRUPTED, updated_at=timezone.now())
             continue
-        if len(current.content) > sent:
-            yield sse("delta", escape(current.content[sent:]))
-            sent = len(current.content)
+        if current.unsent:
+            yield sse("delta", escape(current.unsent))
+            sent += len(current.unsent)
         if not current.is_open or time.monotonic() > deadline:
-            yield sse("done", await render_message(current, final=True))
+            finished = await Message.objects.select_related("session").aget(pk=message.pk)
+            yield sse("done", await render_message(finished, final=True))
             return
         await asyncio.sleep(CHECKPOINT_SECONDS)
 
@@ -145,13 +198,15 @@ async def render_message(message: Message, *, final: bool = False) -> str:
     return await sync_to_async(render_to_string)("sessions_app/partials/message.html", context)
 
 
-def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int]:
+def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int, int]:
+    """The request, where it goes, how many turns were left out, and the size limit."""
     if message.llm_model is None:
         raise UnknownModelError("The model for this answer was deleted; pick another one.")
     request, left_out = build_request(message)
     provider = message.llm_model.provider
     target = provider.target(personal_key=personal_key_for(message.session.owner_id, provider))
-    return request, target, left_out
+    limit = (message.llm_model.settings or {}).get("max_answer_chars", settings.ANSWER_MAX_CHARS)
+    return request, target, left_out, limit
 
 
 def _ms_since(started: float) -> int:
