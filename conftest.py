@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client, override_settings
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from config.tests.uvicorn import BASE_DIR, database_url, serve, stop
 from fakes.upstream import FakeUpstream, serving
@@ -125,15 +127,57 @@ def asgi_server(
         assert_keyless(log, key)
 
 
+# Runs in every document before its own scripts. Playwright injects it over CDP, so the
+# page's Content-Security-Policy does not block it, and the binding pushes each violation
+# to Python as it happens: one on a page the test has since left is not lost.
+REPORT_CSP_VIOLATIONS = """
+window.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} `
+    + `at ${event.sourceFile || event.documentURI}:${event.lineNumber} ${event.sample}`
+  );
+}, true);
+"""
+
+
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
+def csp_violations() -> list[str]:
+    """What the browser refused under the Content-Security-Policy, as the `page` saw it.
+
+    `page` fails the test after it when this is not empty; a test that provokes a
+    violation on purpose reads and clears it.
+    """
+    return []
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch, csp_violations: list[str]) -> Iterator[Page]:
     """A fresh Chromium page; Playwright's sync API runs an event loop in this thread.
 
     Django then refuses ORM calls from the test ("async context") although none is async;
     the override lasts only while this browser is open, so other tests keep the check.
+    Every page the test opens is watched for Content-Security-Policy violations: the
+    securitypolicyviolation event, and Chromium's console error for the same refusal.
     """
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_context().new_page()
+        context = browser.new_context()
+        context.expose_binding(
+            "reportCspViolation", lambda _source, text: csp_violations.append(text)
+        )
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", lambda message: _record_csp_console_error(message, csp_violations))
+        yield context.new_page()
+        for opened in context.pages:
+            # A round trip into each page lets events it has already queued reach Python.
+            with contextlib.suppress(PlaywrightError):  # mid-navigation: nothing left queued
+                opened.evaluate("() => new Promise((resolve) => setTimeout(resolve))")
         browser.close()
+    if csp_violations:
+        pytest.fail("The Content-Security-Policy blocked:\n" + "\n".join(csp_violations))
+
+
+def _record_csp_console_error(message: ConsoleMessage, into: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        into.append(f"console: {message.text}")

@@ -1,10 +1,15 @@
-"""The admin's preset prefill, in Chromium against the app served by uvicorn."""
+"""The admin in Chromium against the app served by uvicorn: the preset prefill, and every
+page we use working under the Content-Security-Policy (the `page` fixture fails a test on
+any violation)."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
+
+from fakes.upstream import FakeUpstream
+from providers.tests.factories import make_fake_provider, make_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,3 +63,45 @@ def test_the_key_input_is_a_password_field_that_starts_empty(
 
     expect(key).to_have_attribute("type", "password")
     expect(key).to_have_value("")
+
+
+def test_the_admin_pages_we_use_work_under_the_policy(
+    staff: User, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    model = make_model(provider, model_id="gpt-4o", display_name="GPT-4o")
+    log_in(page, asgi_server, "/admin/")
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+    page.locator("tr.model-provider th a").click()  # the change list, with actions.js
+    page.wait_for_url(f"{asgi_server}/admin/providers/provider/")  # loaded: actions.js is set up
+    page.locator("#action-toggle").check()
+    expect(page.locator(".action-counter")).to_have_text("1 of 1 selected")
+
+    page.get_by_role("link", name="Import catalogue").click()
+    page.get_by_label("Catalogue", exact=True).fill("providers: [{}]")
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.locator(".errornote")).to_contain_text("nothing was changed")
+
+    page.goto(f"{asgi_server}/admin/providers/provider/{provider.pk}/change/")
+    page.get_by_text("Advanced", exact=True).click()  # the collapsed fieldset opens
+    expect(page.get_by_label("Settings")).to_be_visible()
+    rows = page.locator("tr.form-row:not(.empty-form)")
+    expect(rows).to_have_count(2)  # the model, and one blank row
+    page.locator(".add-row a").click()  # inlines.js adds another
+    expect(rows).to_have_count(3)
+    page.get_by_role("button", name="Fetch models").click()  # the discovery page
+    expect(page.locator(".discovery-new")).to_contain_text("gpt-4o-mini")
+    page.get_by_role("button", name="Enable the 1 new models").click()
+    expect(page.locator(".messagelist")).to_contain_text("Enabled 1 models.")
+
+    page.goto(f"{asgi_server}/admin/providers/provider/add/")
+    page.select_option("#id_preset", "groq")
+    expect(page.locator("#id_base_url")).to_have_value("https://api.groq.com/openai/v1")
+
+    page.goto(f"{asgi_server}/admin/providers/llmmodel/{model.pk}/change/")
+    expect(page.locator(".selector-chosen")).to_be_visible()  # SelectFilter2's widget
+
+    page.goto(f"{asgi_server}/admin/providers/tier/add/")
+    page.locator(".select2-selection").click()  # select2 asks the autocomplete view
+    expect(page.locator(".select2-results")).to_contain_text("GPT-4o (Fake OpenAI)")

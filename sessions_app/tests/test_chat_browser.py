@@ -1,4 +1,8 @@
-"""The chat as a person uses it: Chromium, the app under uvicorn, the fake upstream."""
+"""The chat as a person uses it: Chromium, the app under uvicorn, the fake upstream.
+
+The `page` fixture fails any of these on a Content-Security-Policy violation, so each
+also shows that htmx, its SSE extension and chat.js work under the policy.
+"""
 
 from __future__ import annotations
 
@@ -75,6 +79,42 @@ def test_chat_streams_switches_model_and_remembers_it(
     expect(page.get_by_label("Model")).to_have_value(re.compile(r"\d+"))
     assert page.get_by_label("Model").evaluate("s => s.selectedOptions[0].text") == "Claude Sonnet"
     expect(answers(page)).to_have_count(2)
+
+
+def test_regenerate_answers_again_with_the_model_picked_now(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server)
+    send(page, "Say hello")
+    expect(answers(page).first).to_have_attribute("data-status", "done")
+
+    page.get_by_label("Model").select_option(label="Claude Sonnet")
+    answers(page).first.get_by_role("button", name="Regenerate").click()
+
+    again = answers(page).nth(1)
+    expect(again).to_have_attribute("data-status", "done")
+    expect(again).to_contain_text("Hello, world!")
+    expect(again.locator(".model-name")).to_have_text("Claude Sonnet")
+    assert [r.protocol for r in fake_upstream.requests] == ["openai", "anthropic"]
+
+
+def test_deleting_a_chat_asks_first(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server)
+    send(page, "Say hello")
+    expect(answers(page).first).to_have_attribute("data-status", "done")
+    questions: list[str] = []
+
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Delete").click()
+    expect(answers(page)).to_have_count(1)  # dismissed: still here
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+
+    page.wait_for_url(f"{asgi_server}/")
+    expect(page.get_by_role("status")).to_contain_text("Chat deleted.")
+    assert questions == ["Delete this chat?"]
 
 
 def test_stop_keeps_the_partial_answer(

@@ -1,5 +1,6 @@
 // Chat page behaviour htmx does not cover: Enter sends, Shift+Enter breaks the line;
-// the composer clears after a send; new text keeps the conversation scrolled; Copy.
+// the composer clears after a send; new text keeps the conversation scrolled; Copy; a form
+// with data-confirm asks first (the Content-Security-Policy forbids inline handlers).
 "use strict";
 document.addEventListener("keydown", (event) => {
   const box = event.target;
@@ -28,4 +29,9 @@ document.addEventListener("click", async (event) => {
   await navigator.clipboard.writeText(button.dataset.copy);
   button.textContent = "Copied";
   setTimeout(() => (button.textContent = "Copy"), 1500);
+});
+
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
 });
