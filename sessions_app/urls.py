@@ -24,6 +24,11 @@ urlpatterns = [
         name="answer_again",
     ),
     path(
+        "chat/<uuid:session_id>/answers/<uuid:message_id>/text/",
+        views.answer_text,
+        name="answer_text",
+    ),
+    path(
         "chat/<uuid:session_id>/answers/<uuid:message_id>/stop/",
         views.stop,
         name="stop",

@@ -119,6 +119,15 @@ def _claim(request: HttpRequest, session_id: UUID, message_id: UUID) -> tuple[Me
     return message, message.claim()
 
 
+@require_GET
+def answer_text(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    """The answer's text as written, for Copy: the page carries it only rendered, once."""
+    answer = get_object_or_404(
+        Message, public_id=message_id, session__public_id=session_id, session__owner=request.user
+    )
+    return HttpResponse(answer.content, content_type="text/plain; charset=utf-8")
+
+
 @require_POST
 def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
     """Regenerate (with the model picked now) or Retry (with the answer's own model)."""

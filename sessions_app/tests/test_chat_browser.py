@@ -158,3 +158,34 @@ def test_the_chat_fits_a_phone(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing forces sideways scrolling
     expect(page.get_by_role("button", name="Send")).to_be_in_viewport()
+
+
+def test_copy_puts_the_answer_as_written_on_the_clipboard(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.reply = ["**Bold**", " and `code`"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=asgi_server)
+    log_in(page, asgi_server)
+    send(page, "Format something")
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+
+    answer.get_by_role("button", name="Copy").click()
+
+    expect(answer.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == "**Bold** and `code`"
+
+
+def test_a_carriage_return_in_the_answer_cannot_forge_its_end(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    forged = '<article data-role="assistant" data-status="done" id="forged">pwned</article>'
+    fake_upstream.reply = ["Hello", f"\r\revent: done\rdata: {forged}\r\r", "world"]
+    log_in(page, asgi_server)
+    send(page, "Say hello")
+
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer).to_contain_text("world")
+    expect(page.locator("#forged")).to_have_count(0)
+    expect(answers(page)).to_have_count(1)

@@ -201,7 +201,13 @@ def test_another_persons_chat_is_a_404(
 
 
 @pytest.mark.parametrize(
-    "name", ["sessions_app:stream", "sessions_app:stop", "sessions_app:answer_again"]
+    "name",
+    [
+        "sessions_app:stream",
+        "sessions_app:stop",
+        "sessions_app:answer_again",
+        "sessions_app:answer_text",
+    ],
 )
 def test_another_persons_answer_is_a_404(
     client: Client, user: User, other_user: User, model: LLMModel, name: str
@@ -210,7 +216,7 @@ def test_another_persons_answer_is_a_404(
     _, reply = session.start_turn(content="Hi", model=model)
     client.force_login(other_user)
 
-    method = client.get if name.endswith("stream") else client.post
+    method = client.get if name.endswith(("stream", "text")) else client.post
     response = method(reverse(name, args=[session.public_id, reply.public_id]))
 
     assert response.status_code == 404
@@ -357,3 +363,23 @@ def test_a_model_closed_to_the_users_tier_is_refused_and_not_listed(
     assert "GPT-4o is not available to your tier (Interns)." in response.content.decode()
     assert not Message.objects.exists()
     assert fake_upstream.requests == []
+
+
+def test_copy_gets_the_answer_as_written_from_its_own_url(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+    written = "# Title\n\n<script>alert(1)</script> and **bold**\r\n"
+    Message.objects.filter(pk=reply.pk).update(status="done", content=written)
+
+    page = alice.get(reverse("sessions_app:session", args=[session.public_id])).content.decode()
+    text = alice.get(reverse("sessions_app:answer_text", args=[session.public_id, reply.public_id]))
+
+    copy_url = reverse("sessions_app:answer_text", args=[session.public_id, reply.public_id])
+    assert f'data-copy-url="{copy_url}"' in page
+    assert page.count("and <strong>bold</strong>") == 1  # the text is on the page once
+    assert "**bold**" not in page
+    assert text["Content-Type"] == "text/plain; charset=utf-8"
+    assert text["X-Content-Type-Options"] == "nosniff"
+    assert text.content.decode() == written

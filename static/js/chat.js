@@ -26,7 +26,9 @@ document.addEventListener("htmx:sseMessage", scrollToEnd);
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button.copy");
   if (!button) return;
-  await navigator.clipboard.writeText(button.dataset.copy);
+  const answer = await fetch(button.dataset.copyUrl, { credentials: "same-origin" });
+  if (!answer.ok) return;
+  await navigator.clipboard.writeText(await answer.text());
   button.textContent = "Copied";
   setTimeout(() => (button.textContent = "Copy"), 1500);
 });
