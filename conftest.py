@@ -17,7 +17,7 @@ from django.test import Client, override_settings
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from config.tests.uvicorn import BASE_DIR, database_url, serve, stop
+from config.tests.uvicorn import BASE_DIR, Served, database_url, serve, stop
 from fakes.upstream import FakeUpstream, serving
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY
 from providers.tests.leaks import assert_keyless
@@ -100,10 +100,11 @@ def asgi_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def asgi_server(
+def served_app(
     transactional_db: None, collected_static: Path, asgi_env: dict[str, str]
-) -> Iterator[str]:
-    """The app under uvicorn with DEBUG off, on this test's database; yields its URL.
+) -> Iterator[Served]:
+    """The app under uvicorn with DEBUG off, on this test's database (its process, for
+    tests that measure it; most want `asgi_server`, its URL).
 
     Rows the test creates are committed (transactional_db), so the server sees them.
     """
@@ -118,13 +119,18 @@ def asgi_server(
         "CSRF_COOKIE_SECURE": "False",
     }
     served = serve(env | asgi_env)
-    yield served.url
+    yield served
     # Every failure a test provokes must end as a readable error, never as a traceback,
     # and no key the tests use may reach the log in any form.
     log = stop(served)
     assert "Traceback" not in log, log
     for key in (OPENAI_KEY, ANTHROPIC_KEY):
         assert_keyless(log, key)
+
+
+@pytest.fixture
+def asgi_server(served_app: Served) -> str:
+    return served_app.url
 
 
 # Runs in every document before its own scripts. Playwright injects it over CDP, so the

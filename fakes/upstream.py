@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -471,13 +472,22 @@ def _with_text(event: dict, text: str) -> dict:
     return event | {"choices": [choice | {"delta": {"content": text}}]}
 
 
+class _Server(ThreadingHTTPServer):
+    # A deep accept queue: with the default of 5, a burst of streams waits a SYN retry (1 s).
+    request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (a Stop, a size limit, a closed tab) is what
+        # the tests provoke, not a fault of the fake: no traceback for it.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def serving(upstream: FakeUpstream, port: int = 0) -> Iterator[FakeUpstream]:
     """Serve `upstream` on 127.0.0.1 (port 0: any free port) until the block ends."""
     handler = type("Handler", (_Handler,), {"upstream": upstream})
-    # A deep accept queue: with the default of 5, a burst of streams waits a SYN retry (1 s).
-    server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 1024})
-    server = server_class(("127.0.0.1", port), handler)
+    server = _Server(("127.0.0.1", port), handler)
     server.daemon_threads = True
     upstream.anthropic_base_url = f"http://127.0.0.1:{server.server_port}"
     upstream.base_url = f"{upstream.anthropic_base_url}/v1"
