@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.tests.factories import make_fake_provider, make_model
@@ -45,6 +45,15 @@ def answers(page: Page):
 def send(page: Page, text: str) -> None:
     page.get_by_label("Message").fill(text)
     page.get_by_role("button", name="Send").click()
+
+
+def first_answer(page: Page, url: str, question: str = "Say hello") -> Locator:
+    """Log in, ask, and wait until the first answer is finished."""
+    log_in(page, url)
+    send(page, question)
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+    return answer
 
 
 def test_chat_streams_switches_model_and_remembers_it(
@@ -84,9 +93,7 @@ def test_chat_streams_switches_model_and_remembers_it(
 def test_regenerate_answers_again_with_the_model_picked_now(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
-    log_in(page, asgi_server)
-    send(page, "Say hello")
-    expect(answers(page).first).to_have_attribute("data-status", "done")
+    first_answer(page, asgi_server)
 
     page.get_by_label("Model").select_option(label="Claude Sonnet")
     answers(page).first.get_by_role("button", name="Regenerate").click()
@@ -101,9 +108,7 @@ def test_regenerate_answers_again_with_the_model_picked_now(
 def test_deleting_a_chat_asks_first(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
-    log_in(page, asgi_server)
-    send(page, "Say hello")
-    expect(answers(page).first).to_have_attribute("data-status", "done")
+    first_answer(page, asgi_server)
     questions: list[str] = []
 
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
@@ -165,10 +170,7 @@ def test_copy_puts_the_answer_as_written_on_the_clipboard(
 ) -> None:
     fake_upstream.reply = ["**Bold**", " and `code`"]
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=asgi_server)
-    log_in(page, asgi_server)
-    send(page, "Format something")
-    answer = answers(page).first
-    expect(answer).to_have_attribute("data-status", "done")
+    answer = first_answer(page, asgi_server, "Format something")
 
     answer.get_by_role("button", name="Copy").click()
 
