@@ -24,6 +24,7 @@ import yaml
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from providers import catalogue_checks, catalogue_json, catalogue_yaml
 from providers.models import LLMModel, Provider, Tier
@@ -137,6 +138,7 @@ class Plan:
             return _apply(self, prune=prune)
 
 
+@sensitive_variables("env", "available", "keys")  # an error report shows no key
 def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     """Validate the whole document (YAML, or the JSON registry format: JSON is YAML too);
     raise CatalogueError with every problem at once. `env` holds the variables key
@@ -174,6 +176,7 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+@sensitive_variables("env", "keys")
 def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
     problems: list[str] = []
     if not isinstance(document, dict):

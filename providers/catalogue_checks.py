@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 
 from providers import key_names, validators
 from providers.encryption import UnreadableSecretError
@@ -88,10 +89,11 @@ def _kind(expected: type | tuple) -> str:
 class Keys:
     """What the document's key references resolve to."""
 
-    found: dict[str, str] = field(default_factory=dict)  # provider name → key
+    found: dict[str, str] = field(default_factory=dict, repr=False)  # provider name → key
     kept: set[str] = field(default_factory=set)  # providers keeping their stored key
 
 
+@sensitive_variables("env", "keys")  # an error report shows no key
 def check_providers(
     providers: list, env: Mapping[str, str], problems: list[str], *, reads_env: bool
 ) -> Keys:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+import sys
 import textwrap
 
 import pytest
 import yaml
 from django.contrib.auth.models import Group
+from django.test import RequestFactory
+from django.views.debug import ExceptionReporter
 from pytest_django.fixtures import Settings
 
 from providers.catalogue import MAX_BYTES, CatalogueError, decode, export_document, read_document
@@ -447,3 +450,19 @@ def test_random_damage_to_an_export_is_always_a_catalogue_error(instance: None) 
         except CatalogueError:
             refused += 1
     assert refused > 150  # the damage was real: most documents broke
+
+
+def test_an_error_report_from_an_import_shows_no_key(rf: RequestFactory) -> None:
+    document = (
+        "providers:\n  - {name: A, preset: openai, api_key: '${OPENAI_API_KEY}'}\n"
+        "  - {name: B, preset: nope}\n"
+    )
+    try:
+        read_document(document, env=ENV)
+    except CatalogueError:
+        report = ExceptionReporter(rf.get("/"), *sys.exc_info()).get_traceback_html()
+
+    assert "in read_document" in report
+    assert "in _plan" in report
+    assert OPENAI_KEY not in report
+    assert ANTHROPIC_KEY not in report
