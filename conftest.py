@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client, override_settings
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -175,6 +175,10 @@ def page(monkeypatch: pytest.MonkeyPatch, csp_violations: list[str]) -> Iterator
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         context.on("console", lambda message: _record_csp_console_error(message, csp_violations))
         yield context.new_page()
+        # The ORM calls a test makes while Playwright's loop runs get connections of their
+        # own (asgiref keys them by context); left open, PostgreSQL refuses to drop the
+        # test database at the end of the run.
+        connections.close_all()
         for opened in context.pages:
             # A round trip into each page lets events it has already queued reach Python.
             with contextlib.suppress(PlaywrightError):  # mid-navigation: nothing left queued
