@@ -43,6 +43,8 @@ _ANTHROPIC_ERROR_TYPES = {
     503: "api_error",
     529: "overloaded_error",
 }
+ENDLESS_LIMIT = 64 * 1024 * 1024
+_FILLER = b"a" * 65536
 _BROKEN_JSON_LINE = b'data: {"choices": [{"delta": {"content": "oops"\n\n'
 _OPENAI_ERROR_CODES = {
     401: "invalid_api_key",
@@ -87,6 +89,7 @@ class Fault:
     error_event_after_tokens: int | None = None  # an in-stream error event
     invalid_utf8_after_tokens: int | None = None  # a token whose bytes are not UTF-8 …
     invalid_utf8: bytes = b"\xff\xfe"  # … these, inside its otherwise valid JSON
+    endless_event_after_tokens: int | None = None  # a data line that never ends (64 MiB)
     echo_key: str = ""  # quote the key received in the error message, as some do: a
     # KEY_ECHOES name, for the key as sent or changed the ways upstreams change it
 
@@ -377,9 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if sent == fault.malformed_after_tokens:
                     event = b"" if done else b"event: content_block_delta\n"
-                    self._write_chunk(
-                        event + b'data: {"choices": [{"delta": {"content": "oops"\n\n'
-                    )
+                    self._write_chunk(event + _BROKEN_JSON_LINE)
                     self._end_chunks()
                     return
                 if sent == fault.invalid_utf8_after_tokens:
@@ -388,6 +389,13 @@ class _Handler(BaseHTTPRequestHandler):
                     prefix = b"" if done else b"event: content_block_delta\n"
                     line = line.replace(b"\\ue000", fault.invalid_utf8)
                     self._write_chunk(prefix + b"data: " + line + b"\n\n")
+                    self._end_chunks()
+                    return
+                if sent == fault.endless_event_after_tokens:
+                    # Stops when the client hangs up, or after ENDLESS_LIMIT at the latest.
+                    self._write_chunk(b'data: {"choices": [{"delta": {"content": "')
+                    for _ in range(ENDLESS_LIMIT // len(_FILLER)):
+                        self._write_chunk(_FILLER)
                     self._end_chunks()
                     return
                 if sent == fault.error_event_after_tokens:

@@ -15,13 +15,15 @@ exactly like a verify:
   hide the real destination), and timeouts are bounded.
 
 A refusal raises RefusedAddressError, whose user_message names the host and the reason.
+A response is read within bounds: a server-sent event may not pass MAX_EVENT_BYTES, a
+whole body MAX_BODY_BYTES, or OversizedResponseError ends it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import anyio
 import httpcore2
@@ -172,6 +174,57 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+# The SDKs' SSE decoders buffer a line, and an event, with no bound at all (openai's
+# _streaming.py says so): an upstream that never ends one fills the memory while bytes keep
+# arriving, so no read timeout fires. A real event is well under a KiB; a real body that
+# is not streamed (a long model list) a few MiB.
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class OversizedResponseError(Exception):
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
+class _BoundedStream(httpx2.AsyncByteStream):
+    """The response body as it arrives, refused past its bound."""
+
+    def __init__(self, stream: httpx2.AsyncByteStream, *, events: bool) -> None:
+        self._stream = stream
+        self._events = events
+        self._pending = 0  # bytes since the last event ended (or since the body began)
+        self._last = b""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            self._count(chunk)
+            yield chunk
+
+    def _count(self, chunk: bytes) -> None:
+        if not self._events:
+            self._pending += len(chunk)
+            if self._pending > MAX_BODY_BYTES:
+                raise OversizedResponseError(
+                    f"The response passed {MAX_BODY_BYTES // 2**20} MiB; it was not read further."
+                )
+            return
+        # An event ends at a blank line, whichever line ends the server uses.
+        lines = self._last + chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = lines.rfind(b"\n\n")
+        self._pending = len(lines) - end - 2 if end >= 0 else self._pending + len(chunk)
+        self._last = lines[-1:]
+        if self._pending > MAX_EVENT_BYTES:
+            raise OversizedResponseError(
+                f"An event in the stream passed {MAX_EVENT_BYTES // 2**20} MiB without ending; "
+                "it was not read further."
+            )
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 class GuardedTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, *, allow_private_network: bool, resolver: Resolver = resolve) -> None:
         super().__init__(trust_env=False, limits=LIMITS)
@@ -193,7 +246,10 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
                 request.url.host,
                 "plain http:// is allowed only for providers with “Allow private network”",
             )
-        return await super().handle_async_request(request)
+        response = await super().handle_async_request(request)
+        events = response.headers.get("content-type", "").startswith("text/event-stream")
+        response.stream = _BoundedStream(response.stream, events=events)
+        return response
 
 
 def build_client(

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import httpx2
 
-from providers.outbound import RefusedAddressError
+from providers.outbound import OversizedResponseError, RefusedAddressError
 from providers.redaction import redact
 
 
@@ -219,6 +219,8 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
         yield
     except RefusedAddressError as e:  # the SDKs let it through unwrapped
         raise DestinationRefusedError(e.user_message) from e
+    except OversizedResponseError as e:  # likewise
+        raise MalformedResponseError(e.detail) from e
     # While a stream is read, the anthropic SDK lets transport errors through unwrapped.
     except httpx2.TimeoutException as e:
         raise UpstreamTimeoutError(clean(str(e))) from e

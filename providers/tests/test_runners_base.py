@@ -70,3 +70,17 @@ async def test_an_error_event_mid_stream_echoing_the_key_is_redacted(
 
     assert caught.value.detail.startswith(("The server had an error", "Overloaded"))
     assert_keyless(caught.value.description, KEY)
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+async def test_an_event_that_never_ends_is_refused_before_it_fills_the_memory(
+    fake_upstream: FakeUpstream, protocol: str
+) -> None:
+    fake_upstream.faults.append(Fault(endless_event_after_tokens=1))
+    events: list[Event] = []
+
+    with pytest.raises(MalformedResponseError) as caught:
+        await collect(target_for(fake_upstream, protocol), hello("gpt-4o"), into=events)
+
+    assert events == [TextDelta("Hello")]
+    assert "passed 1 MiB without ending" in caught.value.description
