@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.views.decorators.debug import sensitive_variables
 
 from providers import key_names, validators
 from providers.encryption import UnreadableSecretError
-from providers.models import Protocol, Provider
+from providers.models import LLMModel, Protocol, Provider, Tier
 from providers.presets import PRESETS
 
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -52,6 +54,26 @@ TIER_FIELDS = {
 }
 
 
+def _longest(model: type[Model], *names: str) -> dict[str, int]:
+    return {name: model._meta.get_field(name).max_length for name in names}
+
+
+# What the database columns hold: a longer value would pass the plan and fail the save.
+LONGEST = {
+    "providers": _longest(Provider, "name", "base_url"),
+    "tiers": _longest(Tier, "name") | {"group": Group._meta.get_field("name").max_length},
+    "models": _longest(LLMModel, "model_id", "display_name"),
+}
+LARGEST_QUOTA = 2**31 - 1  # a PositiveIntegerField on PostgreSQL
+
+
+def _too_long(key: object, value: object, longest: Mapping[str, int]) -> str:
+    limit = longest.get(key)  # type: ignore[call-overload]
+    if isinstance(value, str) and limit is not None and len(value) > limit:
+        return f"must be at most {limit} characters long"
+    return ""
+
+
 def check_entries(
     entries: list, path: str, fields: Mapping[str, type | tuple], problems: list[str]
 ) -> None:
@@ -68,6 +90,9 @@ def check_entries(
             elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 problems.append(f"{where}.{key}: must be {_kind(expected)}")
                 # Reported; dropped, so the checks after this one can trust every type.
+                del entry[key]
+            elif too_long := _too_long(key, value, LONGEST[path]):
+                problems.append(f"{where}.{key}: {too_long}")
                 del entry[key]
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -262,6 +287,9 @@ def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
                 kind = "a list of tier names" if key == "tiers" else _kind(expected)
                 problems.append(f"{where}[{m}].{key}: must be {kind}")
                 del model[key]  # as in check_entries
+            elif too_long := _too_long(key, value, LONGEST["models"]):
+                problems.append(f"{where}[{m}].{key}: {too_long}")
+                del model[key]
         model_id = model.get("model_id")
         if model_id in seen:
             problems.append(f"{where}[{m}].model_id: {model_id} appears twice")
@@ -287,8 +315,15 @@ def check_tiers(tiers: list, providers: list, problems: list[str]) -> None:
                 "(write provider name/model id)"
             )
         quota = tier.get("daily_token_quota")
-        if isinstance(quota, int) and not isinstance(quota, bool) and quota < 1:
-            problems.append(f"tiers[{n}].daily_token_quota: must be a positive whole number")
+        if (
+            isinstance(quota, int)
+            and not isinstance(quota, bool)
+            and not 0 < quota <= LARGEST_QUOTA
+        ):
+            problems.append(
+                f"tiers[{n}].daily_token_quota: must be a positive whole number "
+                f"(at most {LARGEST_QUOTA})"
+            )
         defaults += bool(tier.get("is_default"))
     if defaults > 1:
         problems.append(f"tiers: at most one tier can be the default, {defaults} are")

@@ -8,6 +8,7 @@ path in the document.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +95,8 @@ class Number:
         # bool is an int to Python, but `true` for a temperature is a mistake.
         if isinstance(value, bool) or not isinstance(value, expected):
             return f"must be {kind}{self._range()}, not {_json_type(value)}"
+        if not math.isfinite(value):  # NaN passes every comparison below
+            return f"must be {kind}{self._range()}, not {value}"
         too_low = self.minimum is not None and value < self.minimum
         too_high = self.maximum is not None and value > self.maximum
         return f"must be {kind}{self._range()}" if too_low or too_high else ""
@@ -182,7 +185,7 @@ MODEL_SETTINGS: dict[str, Rule] = {
     "context_tokens": Number(256, integer=True),
     # The longest answer kept, in characters (settings.ANSWER_MAX_CHARS unless set); the
     # stream ends with an error past it. Not sent upstream.
-    "max_answer_chars": Number(1000, integer=True),
+    "max_answer_chars": Number(1000, 10_000_000, integer=True),
 }
 
 # Anthropic's current Messages API takes none of these (anthropic SDK 2.x has no such

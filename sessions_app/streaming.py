@@ -80,7 +80,10 @@ class _Answer:
         self._unsaved = io.StringIO()
 
     def add(self, text: str) -> str:
-        """The part of `text` kept: all of it, unless it passes the limit."""
+        """The part of `text` kept: all of it, unless it passes the limit. A NUL is dropped:
+        it means nothing in an answer, PostgreSQL refuses it in text, and SQLite's substr()
+        stops at it."""
+        text = text.replace("\x00", "")
         room = self.limit - self.length
         if len(text) > room:
             text, self.cut = text[:room], True
@@ -101,7 +104,7 @@ class _Answer:
 async def relay(message: Message) -> AsyncIterator[str]:
     """Events for a message this connection has claimed."""
     started = time.monotonic()
-    answer = _Answer(settings.ANSWER_MAX_CHARS)
+    answer = _Answer(settings.ANSWER_MAX_CHARS)  # the model may set its own, read below
     audit: dict[str, int | None] = {}
     try:
         request, target, left_out, answer.limit = await sync_to_async(_prepare)(message)

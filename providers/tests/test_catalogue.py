@@ -466,3 +466,39 @@ def test_an_error_report_from_an_import_shows_no_key(rf: RequestFactory) -> None
     assert "in _plan" in report
     assert OPENAI_KEY not in report
     assert ANTHROPIC_KEY not in report
+
+
+TOO_BIG_FOR_THE_DATABASE = {
+    "provider name": (
+        f"providers:\n  - {{name: '{'n' * 101}'}}\n",
+        "providers[0].name: must be at most 100",
+    ),
+    "model id": (
+        provider_a(f", models: [{{model_id: '{'m' * 201}'}}]"),
+        "providers[0].models[0].model_id: must be at most 200",
+    ),
+    "display name": (
+        provider_a(f", models: [{{model_id: m, display_name: '{'d' * 201}'}}]"),
+        "providers[0].models[0].display_name: must be at most 200",
+    ),
+    "tier name": (f"tiers:\n  - {{name: '{'t' * 101}'}}\n", "tiers[0].name: must be at most 100"),
+    "quota": (
+        "tiers:\n  - {name: T, daily_token_quota: 99999999999999999999999}\n",
+        "tiers[0].daily_token_quota: must be a positive whole number (at most 2147483647)",
+    ),
+    "NaN temperature": (
+        provider_a(", models: [{model_id: m, settings: {temperature: .nan}}]"),
+        "providers[0].models[0].settings.temperature: must be a number between 0 and 2, not nan",
+    ),
+    "infinite timeout": (
+        provider_a(", settings: {read_timeout: .inf}"),
+        "providers[0].settings.read_timeout: must be a number between 1 and 600, not inf",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), TOO_BIG_FOR_THE_DATABASE.values(), ids=TOO_BIG_FOR_THE_DATABASE.keys()
+)
+def test_a_value_the_database_cannot_hold_is_refused_at_plan_time(text: str, expected: str) -> None:
+    assert any(problem.startswith(expected) for problem in broken(text)), broken(text)

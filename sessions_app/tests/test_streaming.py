@@ -323,3 +323,15 @@ def test_bytes_not_utf8_end_the_answer_as_malformed_keeping_the_text(
     reply.refresh_from_db()
     assert (reply.status, reply.content) == ("error", "Hello,")
     assert "not UTF-8" in reply.error
+
+
+def test_a_nul_in_the_answer_is_dropped_and_the_answer_is_kept(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.reply = ["Hel\x00lo", "\x00", " world"]
+
+    events = read_events(stream_url(asgi_server, reply), cookies)
+
+    assert 'data-status="done"' in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content) == ("done", "Hello world")
