@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import html
 import re
 from collections.abc import Iterator
@@ -66,23 +65,30 @@ def _holds(text: str, fragments: frozenset[str]) -> bool:
     return any(folded[i : i + size] in fragments for i in range(len(folded) - size + 1))
 
 
+# Where an encoded key may start inside a word: after "token=" or "Basic:", say ("=" at
+# the end is base64's padding, not a separator).
+_PART = re.compile(r":|=(?=[^=])")
+
+
 def _word_forms(word: str) -> Iterator[str]:
     yield word
     yield unquote(word)
-    padded = word + "=" * (-len(word) % 4)
-    for decode in (base64.b64decode, base64.urlsafe_b64decode, bytes.fromhex):
-        try:
-            yield decode(word if decode is bytes.fromhex else padded).decode("latin-1")
-        except (binascii.Error, ValueError):
-            continue
+    for part in {word, *_PART.split(word)}:
+        padded = part + "=" * (-len(part) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode, bytes.fromhex):
+            try:
+                yield decode(part if decode is bytes.fromhex else padded).decode("latin-1")
+            except (binascii.Error, ValueError):
+                continue
+
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 
 
 def _unescaped(text: str) -> list[str]:
-    forms = [text, html.unescape(text)]
-    # Non-Latin-1 characters become escapes first, so only the text's own escapes decode.
-    with contextlib.suppress(UnicodeDecodeError):  # a broken escape: nothing to decode
-        forms.append(text.encode("latin-1", "backslashreplace").decode("unicode_escape"))
-    return forms
+    # Each \uXXXX and \xXX on its own: one malformed escape elsewhere must not stop the rest.
+    escapes = _ESCAPE.sub(lambda m: chr(int(m[1] or m[2], 16)), text)
+    return [text, html.unescape(text), escapes]
 
 
 def _text_forms(text: str) -> Iterator[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from fakes.upstream import KEY_ECHOES
@@ -43,3 +45,23 @@ def test_a_fragment_of_eight_characters_is_masked_and_seven_are_not() -> None:
 
 def test_no_key_redacts_nothing() -> None:
     assert redact("anything at all", "") == "anything at all"
+
+
+def test_one_broken_escape_does_not_hide_a_key_in_the_others() -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in OPENAI_KEY)
+
+    redacted = redact(f"path C:\\xyz failed for {escaped}", OPENAI_KEY)
+
+    assert_keyless(redacted, OPENAI_KEY)
+    assert "path C:" in redacted
+
+
+@pytest.mark.parametrize("prefix", ["token=", "key:", "auth=Basic:"])
+def test_an_encoded_key_glued_to_a_label_is_masked(prefix: str) -> None:
+    encoded = base64.b64encode(OPENAI_KEY.encode()).decode()
+
+    redacted = redact(f"rejected {prefix}{encoded} (401)", OPENAI_KEY)
+
+    assert encoded not in redacted
+    assert redacted.startswith("rejected ")
+    assert redacted.endswith("sk-pr… (401)")
