@@ -24,3 +24,9 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         )
         count, _ = attempts.delete()
         return count
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address uvicorn saw (from X-Forwarded-For only for --forwarded-allow-ips). Pinned
+    here: with django-ipware installed, axes would believe any X-Forwarded-For sent."""
+    return request.META.get("REMOTE_ADDR", "")

@@ -206,6 +206,7 @@ STORAGES = {
 # stop. The address is REMOTE_ADDR, which uvicorn sets (from X-Forwarded-For only when the
 # connection comes from --forwarded-allow-ips); README.md, "Sign-in throttling".
 AXES_HANDLER = "accounts.throttling.LoginThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = _at_least_one("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("LOGIN_LOCKOUT_MINUTES", default=15))

@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from providers import catalogue, discovery, validators, verification
@@ -161,6 +163,7 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="switchboard-catalogue.yaml"'
         return response
 
+    @method_decorator(sensitive_post_parameters("document"))  # it may hold plain keys
     def import_view(self, request: HttpRequest) -> HttpResponse:
         """Paste or upload a catalogue, see the dry-run plan, then apply it on confirmation."""
         if not (self.has_add_permission(request) and self.has_change_permission(request)):
@@ -255,7 +258,7 @@ def _submitted(request: HttpRequest) -> str:
         if not request.POST.get("document", "").strip():
             raise catalogue.CatalogueError(["(document): paste a catalogue or choose a file"])
         return request.POST["document"]
-    if upload.size > catalogue.MAX_BYTES:  # read no further than the limit
+    if upload.size > catalogue.MAX_BYTES:  # Django has stored it; it is not read here
         raise catalogue.CatalogueError([catalogue.TOO_BIG])
     return catalogue.decode(upload.read())
 

@@ -35,6 +35,13 @@ VERSION = 1
 # refused before it is parsed (README, "The catalogue as code").
 MAX_BYTES = 1024 * 1024
 TOO_BIG = f"(document): is larger than the limit of {MAX_BYTES // 1024} KiB"
+# UTF-32's marks first: UTF-32-LE's begins with UTF-16-LE's.
+_OTHER_UNICODE = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 MAX_PROVIDERS = 200
 MAX_MODELS = 10_000
 MAX_TIERS = 200
@@ -138,7 +145,8 @@ class Plan:
             return _apply(self, prune=prune)
 
 
-@sensitive_variables("env", "available", "keys")  # an error report shows no key
+# An error report shows no key: the variables', or a plain one the JSON format carries.
+@sensitive_variables("text", "document", "env", "available", "keys")
 def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     """Validate the whole document (YAML, or the JSON registry format: JSON is YAML too);
     raise CatalogueError with every problem at once. `env` holds the variables key
@@ -163,8 +171,9 @@ def decode(data: bytes) -> str:
     """A file's bytes as text: UTF-8 (a byte-order mark is allowed), within MAX_BYTES."""
     if len(data) > MAX_BYTES:
         raise CatalogueError([TOO_BIG])
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise CatalogueError(["(document): is UTF-16 text; save it as UTF-8"])
+    for bom, encoding in _OTHER_UNICODE:
+        if data.startswith(bom):
+            raise CatalogueError([f"(document): is {encoding} text; save it as UTF-8"])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -176,7 +185,7 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-@sensitive_variables("env", "keys")
+@sensitive_variables("document", "env", "keys", "providers")
 def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
     problems: list[str] = []
     if not isinstance(document, dict):
@@ -187,7 +196,7 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
         problems.append(f"version: must be {VERSION}")
     tiers = _list(document, "tiers", problems)
     providers = _list(document, "providers", problems)
-    models = sum(len(p["models"]) for p in providers if isinstance(p, dict) and _is_list(p))
+    models = sum(len(catalogue_checks.models_of(p)) for p in providers)
     for section, count, limit in (
         ("tiers", len(tiers), MAX_TIERS),
         ("providers", len(providers), MAX_PROVIDERS),
@@ -212,10 +221,6 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
     plan = Plan(tiers=tiers, providers=providers, keys=keys)
     plan.changes = _changes(plan)
     return plan
-
-
-def _is_list(provider: dict) -> bool:
-    return isinstance(provider.get("models"), list)
 
 
 def _list(document: dict, key: str, problems: list[str]) -> list:

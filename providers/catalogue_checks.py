@@ -144,14 +144,13 @@ def check_providers(
         if isinstance(reference, str) and reference:
             match = _REFERENCE.match(reference)
             name = match[1] if match else ""
-            refused = name and key_names.refusal(
-                name, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
-            )
             if match is None:
                 problems.append(
                     f"{where}.api_key: write a ${{ENV_VAR}} reference, never the key itself"
                 )
-            elif refused:
+            elif refused := key_names.refusal(
+                name, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
+            ):
                 problems.append(f"{where}.api_key: {refused}")
             elif env.get(name):
                 keys.found[entry["name"]] = env[name]
@@ -224,17 +223,23 @@ def _setting_path(where: str, key: object) -> str:
     return f"{where}.settings.{key}" if key != "" else f"{where}.settings"
 
 
+def models_of(entry: object) -> list:
+    """A provider entry's models; none when the entry or its list has the wrong shape
+    (check_entries reports that)."""
+    models = entry.get("models", []) if isinstance(entry, dict) else []
+    return models if isinstance(models, list) else []
+
+
 def check_model_entries(providers: list, problems: list[str]) -> None:
     """Each provider's models: mappings of known fields, each of its type."""
     for n, entry in enumerate(providers):
-        if isinstance(entry, dict) and isinstance(entry.get("models", []), list):
-            _check_entries_by_id(entry.get("models", []), f"providers[{n}].models", problems)
+        _check_entries_by_id(models_of(entry), f"providers[{n}].models", problems)
 
 
 def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
     """The models' values; check_model_entries dropped those of the wrong type."""
     for n, entry in enumerate(providers):
-        if not isinstance(entry, dict) or not isinstance(entry.get("models", []), list):
+        if not models_of(entry):
             continue
         where = f"providers[{n}].models"
         anthropic = (
@@ -242,7 +247,7 @@ def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
             == "anthropic"
         )
         defaults = 0
-        for m, model in enumerate(entry.get("models", [])):
+        for m, model in enumerate(models_of(entry)):
             if not isinstance(model, dict):
                 continue
             at = f"{where}[{m}]"
@@ -300,8 +305,7 @@ def check_tiers(tiers: list, providers: list, problems: list[str]) -> None:
     offered = {
         f"{p.get('name')}/{m.get('model_id')}"
         for p in providers
-        if isinstance(p, dict) and isinstance(p.get("models", []), list)
-        for m in p.get("models", [])
+        for m in models_of(p)
         if isinstance(m, dict)
     }
     defaults = 0

@@ -22,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.views.decorators.debug import sensitive_variables
+
 from providers.presets import PRESETS
 
 ENTRY_FIELDS = {"display_name", "model", "base_url", "api_key", "allowed_tiers"}
@@ -40,6 +42,7 @@ def looks_like_registry_json(data: Any) -> bool:
     )
 
 
+@sensitive_variables("data", "env")  # the format carries plain keys
 def from_registry_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """(catalogue document, environment for its keys, notes on what could not be mapped)."""
     notes = [f"{key}: cannot be mapped (ignored)" for key in sorted(data.keys() - TOP_FIELDS)]

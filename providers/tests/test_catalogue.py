@@ -502,3 +502,10 @@ TOO_BIG_FOR_THE_DATABASE = {
 )
 def test_a_value_the_database_cannot_hold_is_refused_at_plan_time(text: str, expected: str) -> None:
     assert any(problem.startswith(expected) for problem in broken(text)), broken(text)
+
+
+def test_a_utf32_file_is_named_as_such() -> None:
+    with pytest.raises(CatalogueError) as caught:
+        decode("tiers: []\n".encode("utf-32"))
+
+    assert caught.value.problems == ["(document): is UTF-32 text; save it as UTF-8"]

@@ -26,9 +26,17 @@ document.addEventListener("htmx:sseMessage", scrollToEnd);
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button.copy");
   if (!button) return;
-  const answer = await fetch(button.dataset.copyUrl, { credentials: "same-origin" });
-  if (!answer.ok) return;
-  await navigator.clipboard.writeText(await answer.text());
+  const text = fetch(button.dataset.copyUrl, { credentials: "same-origin" }).then((answer) =>
+    answer.ok ? answer.text() : Promise.reject(new Error(`HTTP ${answer.status}`)),
+  );
+  if (window.ClipboardItem) {
+    // Handing the clipboard a promise keeps the click's permission while the text loads
+    // (Safari refuses a write that comes after an awaited fetch).
+    const blob = text.then((plain) => new Blob([plain], { type: "text/plain" }));
+    await navigator.clipboard.write([new ClipboardItem({ "text/plain": blob })]);
+  } else {
+    await navigator.clipboard.writeText(await text);
+  }
   button.textContent = "Copied";
   setTimeout(() => (button.textContent = "Copy"), 1500);
 });
