@@ -7,7 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.db.models import Count, Field, QuerySet
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -184,11 +185,18 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
             except catalogue.CatalogueError as error:
                 context["problems"] = error.problems
             else:
-                if "apply" in request.POST:
-                    applied = plan.apply(prune=context["prune"])
-                    self.message_user(request, f"Catalogue imported: {len(applied)} changes.")
-                    return HttpResponseRedirect(reverse("admin:providers_provider_changelist"))
-                context["plan"] = plan
+                if "apply" not in request.POST:
+                    context["plan"] = plan
+                else:
+                    try:
+                        applied = plan.apply(prune=context["prune"])
+                    except (ValidationError, IntegrityError) as error:
+                        # Someone changed the registry between this plan and its apply.
+                        context["problems"] = [catalogue.apply_problem(error)]
+                    else:
+                        self.message_user(request, f"Catalogue imported: {len(applied)} changes.")
+                        changelist = reverse("admin:providers_provider_changelist")
+                        return HttpResponseRedirect(changelist)
         return TemplateResponse(request, "admin/providers/provider/import.html", context)
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:

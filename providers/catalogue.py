@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
@@ -165,6 +166,16 @@ def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     plan = _plan(document, available, reads_env=env is not None)
     plan.notes = notes
     return plan
+
+
+def apply_problem(error: ValidationError | IntegrityError) -> str:
+    """What to tell someone whose apply failed on a rule the plan had checked: the
+    registry changed in between (another worker, another import), and nothing was saved."""
+    detail = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    return (
+        f"(document): the registry changed while this was applied, so nothing was changed "
+        f"({detail}); show the plan again"
+    )
 
 
 def decode(data: bytes) -> str:

@@ -9,11 +9,19 @@ import textwrap
 import pytest
 import yaml
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
 from pytest_django.fixtures import Settings
 
-from providers.catalogue import MAX_BYTES, CatalogueError, decode, export_document, read_document
+from providers.catalogue import (
+    MAX_BYTES,
+    CatalogueError,
+    apply_problem,
+    decode,
+    export_document,
+    read_document,
+)
 from providers.models import LLMModel, Provider, Tier
 from providers.tests.factories import (
     ANTHROPIC_KEY,
@@ -509,3 +517,18 @@ def test_a_utf32_file_is_named_as_such() -> None:
         decode("tiers: []\n".encode("utf-32"))
 
     assert caught.value.problems == ["(document): is UTF-32 text; save it as UTF-8"]
+
+
+def test_a_registry_changed_between_plan_and_apply_fails_whole_with_a_reason() -> None:
+    plan = read_document(provider_a(""), env=ENV)  # creates A at a.example
+    # Meanwhile another worker creates A elsewhere, with a key: the plan's save would now
+    # move that key to a.example, which the model refuses.
+    make_provider(name="A", preset="custom", base_url="https://elsewhere.example/v1")
+
+    with pytest.raises(ValidationError) as caught:
+        plan.apply(prune=False)
+
+    problem = apply_problem(caught.value)
+    assert problem.startswith("(document): the registry changed while this was applied")
+    assert "Re-enter the API key to point this provider at a.example" in problem
+    assert Provider.objects.get(name="A").base_url == "https://elsewhere.example/v1"

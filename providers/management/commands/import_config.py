@@ -6,9 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
 
-from providers.catalogue import MAX_BYTES, CatalogueError, decode, read_document
+from providers.catalogue import (
+    MAX_BYTES,
+    CatalogueError,
+    apply_problem,
+    decode,
+    read_document,
+)
 
 
 class Command(BaseCommand):
@@ -44,5 +52,8 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
             return
-        applied = plan.apply(prune=prune)
+        try:
+            applied = plan.apply(prune=prune)
+        except (ValidationError, IntegrityError) as error:
+            raise CommandError(apply_problem(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Applied {len(applied)} changes."))
