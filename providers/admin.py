@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import catalogue, discovery, validators, verification
+from providers import catalogue, discovery, encryption, validators, verification
 from providers.encryption import UnreadableSecretError
 from providers.forms import (
     ModelChangelistFormSet,
@@ -179,9 +179,8 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         }
         if request.method == "POST":
             try:
-                # An uploaded file lands in the box, so "Apply" sends what the plan showed.
-                context["document"] = _submitted(request)
-                plan = catalogue.read_document(context["document"], env=_admin_import_env())
+                text, context["sealed"] = _submitted(request)
+                plan = catalogue.read_document(text, env=_admin_import_env())
             except catalogue.CatalogueError as error:
                 context["problems"] = error.problems
             else:
@@ -259,16 +258,30 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         formset.save_m2m()
 
 
-def _submitted(request: HttpRequest) -> str:
-    """The uploaded file, else the pasted text; CatalogueError when neither can be read."""
-    upload = request.FILES.get("file")
-    if upload is None:
-        if not request.POST.get("document", "").strip():
-            raise catalogue.CatalogueError(["(document): paste a catalogue or choose a file"])
-        return request.POST["document"]
-    if upload.size > catalogue.MAX_BYTES:  # Django has stored it; it is not read here
-        raise catalogue.CatalogueError([catalogue.TOO_BIG])
-    return catalogue.decode(upload.read())
+@sensitive_variables("text")
+def _submitted(request: HttpRequest) -> tuple[str, str]:
+    """The catalogue posted, and the same sealed for the page ("" for pasted text).
+
+    An uploaded file goes back to the page encrypted, in a hidden field, not into the
+    box: a file in the JSON registry format carries plain keys, and "Apply" must send
+    what the plan showed without the page ever holding them. CatalogueError when there
+    is nothing to read.
+    """
+    if upload := request.FILES.get("file"):
+        if upload.size > catalogue.MAX_BYTES:  # Django has stored it; it is not read here
+            raise catalogue.CatalogueError([catalogue.TOO_BIG])
+        text = catalogue.decode(upload.read())
+        return text, encryption.encrypt(text)
+    if request.POST.get("document", "").strip():
+        return request.POST["document"], ""
+    if sealed := request.POST.get("sealed"):
+        try:
+            return encryption.decrypt(sealed), sealed
+        except UnreadableSecretError:
+            raise catalogue.CatalogueError(
+                ["(document): the uploaded file can no longer be read here; upload it again"]
+            ) from None
+    raise catalogue.CatalogueError(["(document): paste a catalogue or choose a file"])
 
 
 def _admin_import_env() -> Mapping[str, str] | None:

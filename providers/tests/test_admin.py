@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from providers.encryption import UNREADABLE_LABEL
 from providers.models import LLMModel, Provider
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_model, make_provider
 from providers.tests.html_forms import form_fields
+from providers.tests.leaks import assert_keyless
 
 pytestmark = pytest.mark.django_db
 
@@ -533,16 +536,51 @@ def test_a_bad_uploaded_file_gets_its_reason_on_the_page(
     assert not Provider.objects.exists()
 
 
-def test_an_uploaded_file_lands_in_the_box_so_apply_sends_what_was_planned(
+def test_an_uploaded_file_with_plain_keys_is_planned_and_applied_without_the_page_showing_them(
     staff_client: Client,
 ) -> None:
-    data = b"tiers:\n  - {name: Pro}\n"
-    upload = SimpleUploadedFile("catalogue.yaml", data, content_type="application/yaml")
+    registry = {
+        "models": [
+            {"model": "gpt-4o", "base_url": "https://api.openai.com/v1", "api_key": OPENAI_KEY}
+        ]
+    }
+    upload = SimpleUploadedFile("registry.json", json.dumps(registry).encode())
+    url = reverse("admin:providers_import")
 
-    planned = staff_client.post(reverse("admin:providers_import"), {"file": upload, "plan": "1"})
+    planned = staff_client.post(url, {"file": upload, "plan": "1"}).content.decode()
+    sealed = re.search(r'name="sealed" value="([^"]+)"', planned)[1]
+    applied = staff_client.post(url, {"sealed": sealed, "apply": "1"})
 
-    assert "create tier Pro" in planned.content.decode()
-    assert ">tiers:\n  - {name: Pro}\n</textarea>" in planned.content.decode()
+    assert "create provider OpenAI" in planned
+    assert "a plain key was found" in planned
+    assert_keyless(planned, OPENAI_KEY)
+    assert applied.status_code == 302
+    assert Provider.objects.get(name="OpenAI").api_key.reveal() == OPENAI_KEY
+
+
+def test_pasted_text_replaces_an_uploaded_file(staff_client: Client) -> None:
+    url = reverse("admin:providers_import")
+    upload = SimpleUploadedFile("catalogue.yaml", b"tiers:\n  - {name: Uploaded}\n")
+    planned = staff_client.post(url, {"file": upload, "plan": "1"}).content.decode()
+    sealed = re.search(r'name="sealed" value="([^"]+)"', planned)[1]
+
+    replanned = staff_client.post(
+        url, {"sealed": sealed, "document": "tiers:\n  - {name: Pasted}\n", "plan": "1"}
+    ).content.decode()
+
+    assert "create tier Uploaded" in planned
+    assert "create tier Pasted" in replanned
+    assert "Uploaded" not in replanned
+
+
+def test_a_sealed_file_no_key_can_open_is_asked_for_again(staff_client: Client) -> None:
+    response = staff_client.post(
+        reverse("admin:providers_import"), {"sealed": "not-a-fernet-token", "plan": "1"}
+    )
+
+    assert "the uploaded file can no longer be read here; upload it again" in (
+        response.content.decode()
+    )
 
 
 def test_pasted_text_past_what_django_reads_is_a_clear_400(staff_client: Client) -> None:
