@@ -7,8 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Field, QuerySet
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -189,9 +188,8 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
                 else:
                     try:
                         applied = plan.apply(prune=context["prune"])
-                    except (ValidationError, IntegrityError) as error:
-                        # Someone changed the registry between this plan and its apply.
-                        context["problems"] = [catalogue.apply_problem(error)]
+                    except catalogue.CatalogueError as error:
+                        context["problems"] = error.problems
                     else:
                         self.message_user(request, f"Catalogue imported: {len(applied)} changes.")
                         changelist = reverse("admin:providers_provider_changelist")

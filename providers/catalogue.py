@@ -3,7 +3,7 @@
     export_document()            → the instance as a document (keys as ${ENV} references)
     read_document(text, env=…)   → a Plan, or CatalogueError listing every problem, each
                                    with its path (providers[2].models[0].settings.top_p: …)
-    plan.apply(prune=…)          → the changes, in one transaction
+    plan.apply(prune=…)          → the changes, in one transaction (or CatalogueError)
 
 A key never appears in a file: a provider's key is written as `${NAME}`, NAME derived
 from the provider (OpenAI → OPENAI_API_KEY) unless its settings name another
@@ -142,8 +142,20 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # what a JSON registry could not map
 
     def apply(self, *, prune: bool) -> list[Change]:
-        with transaction.atomic():
-            return _apply(self, prune=prune)
+        """The changes made, in one transaction; CatalogueError, with nothing changed, when
+        a rule the plan checked fails now: the registry changed in between (another
+        worker, another import)."""
+        try:
+            with transaction.atomic():
+                return _apply(self, prune=prune)
+        except (ValidationError, IntegrityError) as error:
+            detail = "; ".join(error.messages) if isinstance(error, ValidationError) else error
+            raise CatalogueError(
+                [
+                    "(document): the registry changed while this was applied, so nothing was "
+                    f"changed ({detail}); show the plan again"
+                ]
+            ) from None
 
 
 # An error report shows no key: the variables', or a plain one the JSON format carries.
@@ -166,16 +178,6 @@ def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     plan = _plan(document, available, reads_env=env is not None)
     plan.notes = notes
     return plan
-
-
-def apply_problem(error: ValidationError | IntegrityError) -> str:
-    """What to tell someone whose apply failed on a rule the plan had checked: the
-    registry changed in between (another worker, another import), and nothing was saved."""
-    detail = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    return (
-        f"(document): the registry changed while this was applied, so nothing was changed "
-        f"({detail}); show the plan again"
-    )
 
 
 def decode(data: bytes) -> str:

@@ -9,7 +9,6 @@ import textwrap
 import pytest
 import yaml
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
 from pytest_django.fixtures import Settings
@@ -17,7 +16,6 @@ from pytest_django.fixtures import Settings
 from providers.catalogue import (
     MAX_BYTES,
     CatalogueError,
-    apply_problem,
     decode,
     export_document,
     read_document,
@@ -525,10 +523,10 @@ def test_a_registry_changed_between_plan_and_apply_fails_whole_with_a_reason() -
     # move that key to a.example, which the model refuses.
     make_provider(name="A", preset="custom", base_url="https://elsewhere.example/v1")
 
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(CatalogueError) as caught:
         plan.apply(prune=False)
 
-    problem = apply_problem(caught.value)
+    [problem] = caught.value.problems
     assert problem.startswith("(document): the registry changed while this was applied")
     assert "Re-enter the API key to point this provider at a.example" in problem
     assert Provider.objects.get(name="A").base_url == "https://elsewhere.example/v1"

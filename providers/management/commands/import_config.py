@@ -6,17 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import IntegrityError
 
-from providers.catalogue import (
-    MAX_BYTES,
-    CatalogueError,
-    apply_problem,
-    decode,
-    read_document,
-)
+from providers.catalogue import MAX_BYTES, CatalogueError, decode, read_document
 
 
 class Command(BaseCommand):
@@ -41,19 +33,16 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
         try:
             plan = read_document(decode(data), env=settings.CATALOGUE_KEY_ENV)
+            for note in plan.notes:
+                self.stderr.write(self.style.WARNING(note))
+            for change in plan.changes:
+                if change.action != "prune" or prune or dry_run:
+                    self.stdout.write(str(change))
+            if dry_run:
+                self.stdout.write("Dry run: nothing was changed.")
+                return
+            applied = plan.apply(prune=prune)
         except CatalogueError as error:
             listing = "\n".join(f"  {problem}" for problem in error.problems)
             raise CommandError(f"{file} has {len(error.problems)} problems:\n{listing}") from None
-        for note in plan.notes:
-            self.stderr.write(self.style.WARNING(note))
-        for change in plan.changes:
-            if change.action != "prune" or prune or dry_run:
-                self.stdout.write(str(change))
-        if dry_run:
-            self.stdout.write("Dry run: nothing was changed.")
-            return
-        try:
-            applied = plan.apply(prune=prune)
-        except (ValidationError, IntegrityError) as error:
-            raise CommandError(apply_problem(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Applied {len(applied)} changes."))
