@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Model
@@ -148,9 +147,7 @@ def check_providers(
                 problems.append(
                     f"{where}.api_key: write a ${{ENV_VAR}} reference, never the key itself"
                 )
-            elif refused := key_names.refusal(
-                name, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
-            ):
+            elif refused := key_names.refusal_here(name):
                 problems.append(f"{where}.api_key: {refused}")
             elif env.get(name):
                 keys.found[entry["name"]] = env[name]

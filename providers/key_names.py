@@ -9,12 +9,15 @@ Switchboard's own settings, listed or not (config/settings.py records the names 
 reads). The admin import reads no environment at all unless CATALOGUE_ADMIN_READS_ENV
 is on (README, "The catalogue as code").
 
-Pure functions: config/settings.py uses them before Django is set up.
+`refusal` and `provider_keys` are pure: config/settings.py uses them before Django is
+set up. `refusal_here` asks the same under this server's settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+
+from django.conf import settings
 
 SUFFIX = "_API_KEY"
 
@@ -28,6 +31,13 @@ def refusal(name: str, *, listed: Collection[str], own: Collection[str]) -> str:
     return (
         f"{name} is not a provider key variable: name one ending in {SUFFIX}, "
         "or one the server lists in CATALOGUE_KEY_VARIABLES"
+    )
+
+
+def refusal_here(name: str) -> str:
+    """`refusal` with the server's list and its own settings."""
+    return refusal(
+        name, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from providers import key_names, outbound
@@ -164,9 +163,7 @@ class KeyVariable:
     def problem(self, value: Any) -> str:
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", value):
             return "must be an environment variable name such as TEAM_OPENAI_API_KEY"
-        return key_names.refusal(
-            value, listed=settings.CATALOGUE_KEY_VARIABLES, own=settings.SWITCHBOARD_VARIABLES
-        )
+        return key_names.refusal_here(value)
 
 
 Rule = Number | Text | TextList | Headers | Flag | KeyVariable
