@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from providers.encryption import Secret
-from providers.fields import EncryptedTextField
+from providers.keys.encryption import Secret
+from providers.keys.fields import EncryptedTextField
 from providers.models import LLMModel, Provider
 
 

@@ -18,7 +18,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from providers import key_names
+from providers.keys import variables
 from providers.presets import PRESETS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -258,7 +258,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# The catalogue's ${NAME} key references (providers/key_names.py). Last, so every setting
+# The catalogue's ${NAME} key references (providers/variables.py). Last, so every setting
 # above is among the names read; the provider key variables are meant to be named.
 CATALOGUE_KEY_VARIABLES = env.list("CATALOGUE_KEY_VARIABLES", default=[])
 CATALOGUE_ADMIN_READS_ENV = env.bool("CATALOGUE_ADMIN_READS_ENV", default=False)
@@ -267,6 +267,6 @@ SWITCHBOARD_VARIABLES = frozenset(_Env.names_read) - {
 }
 # Read once at startup, like every other variable, and only these: no request ever holds
 # the whole environment.
-CATALOGUE_KEY_ENV = key_names.provider_keys(
+CATALOGUE_KEY_ENV = variables.provider_keys(
     os.environ, listed=CATALOGUE_KEY_VARIABLES, own=SWITCHBOARD_VARIABLES
 )

@@ -18,16 +18,18 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import catalogue, discovery, encryption, validators, verification
-from providers.encryption import UnreadableSecretError
+from providers import catalogue, validators
 from providers.forms import (
     ModelChangelistFormSet,
     ModelInlineFormSet,
     ModelRowForm,
     ProviderForm,
 )
+from providers.keys import encryption
+from providers.keys.encryption import UnreadableSecretError
 from providers.models import LLMModel, Provider, Tier
 from providers.runners.base import ProviderError
+from providers.upstream import discovery, verification
 
 admin.site.site_header = "Switchboard administration"
 admin.site.site_title = "Switchboard"
@@ -284,7 +286,7 @@ def _submitted(request: HttpRequest) -> tuple[str, str]:
 
 def _admin_import_env() -> Mapping[str, str] | None:
     """Staff may import a catalogue; reading the server's environment is the operator's
-    call (providers/key_names.py)."""
+    call (providers/keys/variables.py)."""
     return settings.CATALOGUE_KEY_ENV if settings.CATALOGUE_ADMIN_READS_ENV else None
 
 

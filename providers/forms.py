@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
-from providers import registry
+from providers import access
 from providers.models import LLMModel, Provider
 from providers.presets import PRESETS
 
@@ -163,7 +163,7 @@ class ModelChoiceMixin(forms.Form):
     def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        available = registry.available_models(user).order_by(
+        available = access.available_models(user).order_by(
             "provider__name", "-is_default", "model_id"
         )
         self.fields["model"].choices = picker_choices(available)
@@ -173,6 +173,6 @@ class ModelChoiceMixin(forms.Form):
         if pk in (None, ""):
             return None
         try:
-            return registry.model_for(self.user, pk)
-        except registry.ModelUnavailableError as error:
+            return access.model_for(self.user, pk)
+        except access.ModelUnavailableError as error:
             raise forms.ValidationError(error.user_message) from None

@@ -12,8 +12,8 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from providers import validators
-from providers.encryption import Secret
-from providers.fields import EncryptedTextField
+from providers.keys.encryption import Secret
+from providers.keys.fields import EncryptedTextField
 from providers.presets import PRESETS, Preset, key_prefix_warning
 from providers.runners.base import ProviderTarget
 

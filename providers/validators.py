@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import httpx2
 from django.core.exceptions import ValidationError
 
-from providers import key_names, outbound
+from providers.keys import variables
+from providers.upstream import transport
 
 
 def validate_base_url(url: str, *, allow_private_network: bool) -> None:
@@ -57,7 +58,7 @@ def validate_base_url(url: str, *, allow_private_network: bool) -> None:
         httpx2.URL(url)  # the client's own parser: it refuses e.g. "0177.0.0.1"
     except httpx2.InvalidURL as error:
         raise ValidationError(f"This is not a valid URL: {error}.", code="invalid") from None
-    reason = outbound.literal_refusal(parts.hostname, allow_private_network=allow_private_network)
+    reason = transport.literal_refusal(parts.hostname, allow_private_network=allow_private_network)
     if reason:
         raise ValidationError(f"This address is refused: {reason}.", code="refused")
     if parts.scheme == "http" and not allow_private_network:
@@ -158,12 +159,12 @@ class Flag:
 @dataclass(frozen=True)
 class KeyVariable:
     """The environment variable an export names for a provider's key: one an import of
-    that export may read (providers/key_names.py)."""
+    that export may read (providers/variables.py)."""
 
     def problem(self, value: Any) -> str:
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", value):
             return "must be an environment variable name such as TEAM_OPENAI_API_KEY"
-        return key_names.refusal_here(value)
+        return variables.refusal_here(value)
 
 
 Rule = Number | Text | TextList | Headers | Flag | KeyVariable

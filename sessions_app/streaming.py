@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import personal_key_for
-from providers.encryption import UnreadableSecretError
-from providers.registry import ModelUnavailableError, UnknownModelError
+from providers.access import ModelUnavailableError, UnknownModelError
+from providers.keys.encryption import UnreadableSecretError
 from providers.runners.base import ChatRequest, ProviderError, ProviderTarget, TextDelta, Usage
 from providers.runners.router import stream_reply
 from sessions_app.conversation import build_request

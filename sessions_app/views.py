@@ -17,7 +17,7 @@ from django_htmx.http import (
     retarget,
 )
 
-from providers import registry
+from providers import access
 from sessions_app import streaming
 from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
@@ -37,8 +37,8 @@ def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
     form = MessageForm(user=request.user)
     current = session.current_model if session else None
     try:
-        preselected = registry.default_model(request.user, current=current)
-    except registry.NoUsableModelError:
+        preselected = access.default_model(request.user, current=current)
+    except access.NoUsableModelError:
         preselected = None
     notice = ""
     if session and preselected and session.messages.exists() and current != preselected:
@@ -138,9 +138,9 @@ def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> Ht
         if not form.is_valid():
             raise AnswerAgainError(" ".join(form.errors["model"]))
         chosen = form.cleaned_data["model"]
-        model = chosen or registry.model_for(request.user, answer.llm_model_id)
+        model = chosen or access.model_for(request.user, answer.llm_model_id)
         reply = session.answer_again(answer, model=model)
-    except (registry.ModelUnavailableError, AnswerAgainError) as error:
+    except (access.ModelUnavailableError, AnswerAgainError) as error:
         messages.error(request, error.user_message)
         return HttpResponseClientRefresh() if request.htmx else redirect(session)
     if not request.htmx:

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import PersonalKey, PersonalSettings
-from providers import registry
+from providers import access
 from providers.models import Provider, Tier
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 
@@ -96,7 +96,7 @@ def test_the_default_model_is_saved_and_preselected(
     alice.post(reverse("settings_default_model"), {"model": mine.pk})
 
     assert PersonalSettings.objects.get(user=user).default_model == mine
-    assert registry.default_model(User.objects.get(pk=user.pk)) == mine
+    assert access.default_model(User.objects.get(pk=user.pk)) == mine
     chat = alice.get(reverse("sessions_app:index")).content.decode()
     assert f'<option value="{mine.pk}" selected>Mini</option>' in chat
 

@@ -1,7 +1,7 @@
 """What every protocol runner speaks, and what it may raise.
 
 A runner talks to one provider over one wire protocol, through the official SDK on the
-guarded transport (providers/outbound.py). It gets plain values, never the ORM.
+guarded transport (providers/upstream/transport.py). It gets plain values, never the ORM.
 
 ProviderError                 .user_message: one sentence for people; never holds a key
 ├── AuthError                 401: key missing, wrong or revoked
@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 import httpx2
 
-from providers.outbound import OversizedResponseError, RefusedAddressError
-from providers.redaction import redact
+from providers.keys.redaction import redact
+from providers.upstream.transport import OversizedResponseError, RefusedAddressError
 
 
 class ProviderError(Exception):
@@ -188,7 +188,7 @@ def sdk_options(target: ProviderTarget, http_client: httpx2.AsyncClient) -> dict
     """Constructor arguments both official SDKs take, set the same way for both."""
     return {
         "base_url": target.base_url,
-        "http_client": http_client,  # the guarded transport: see providers/outbound.py
+        "http_client": http_client,  # the guarded transport: see providers/upstream/transport.py
         "timeout": http_client.timeout,
         "max_retries": 0,  # a retry is the caller's choice, made before any token was relayed
         "default_headers": dict(target.extra_headers),

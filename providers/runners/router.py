@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 import httpx2
 from django.utils.module_loading import import_string
 
-from providers import outbound
 from providers.runners.base import (
     ChatRequest,
     Event,
@@ -26,6 +25,7 @@ from providers.runners.base import (
     UnavailableError,
     UpstreamTimeoutError,
 )
+from providers.upstream import transport
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def preload_runners() -> None:
 
 
 def build_runner(target: ProviderTarget) -> Runner:
-    client = outbound.build_client(
+    client = transport.build_client(
         allow_private_network=target.allow_private_network,
         timeout=httpx2.Timeout(target.read_timeout, connect=target.connect_timeout),
     )

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.fixtures import Settings
 
-from providers.encryption import UNREADABLE_LABEL
+from providers.keys.encryption import UNREADABLE_LABEL
 from providers.models import LLMModel, Provider
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_model, make_provider
 from providers.tests.html_forms import form_fields

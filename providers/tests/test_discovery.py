@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fakes.upstream import FakeUpstream, Fault
-from providers.discovery import DiscoveryError, fetch_models
 from providers.models import LLMModel, ModelSource
 from providers.runners.base import AuthError, MalformedResponseError
 from providers.tests.concurrency import run_at_once
 from providers.tests.factories import make_fake_provider, make_model
+from providers.upstream.discovery import DiscoveryError, fetch_models
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from providers.encryption import UNREADABLE_LABEL, Secret, UnreadableSecretError, mask
+from providers.keys.encryption import UNREADABLE_LABEL, Secret, UnreadableSecretError, mask
 from providers.tests.factories import OPENAI_KEY
 
 OLD_KEY = Fernet.generate_key().decode()

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
-from providers.encryption import UnreadableSecretError
+from providers.keys.encryption import UnreadableSecretError
 from providers.models import Provider
 from providers.tests.factories import OPENAI_KEY, make_provider
 

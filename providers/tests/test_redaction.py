@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from fakes.upstream import KEY_ECHOES
-from providers.redaction import WITHHELD, redact
+from providers.keys.redaction import WITHHELD, redact
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY
 from providers.tests.leaks import assert_keyless
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fakes.upstream import KEY_ECHOES, FakeUpstream, Fault
-from providers.redaction import WITHHELD
+from providers.keys.redaction import WITHHELD
 from providers.runners.base import Event, MalformedResponseError, ProviderError, TextDelta
 from providers.tests.leaks import assert_keyless
 from providers.tests.runner_support import KEY, collect, hello, target_for

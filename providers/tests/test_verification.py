@@ -12,7 +12,7 @@ from providers.tests.factories import (
     make_fake_provider,
     make_model,
 )
-from providers.verification import VerificationResult, verify_providers
+from providers.upstream.verification import VerificationResult, verify_providers
 
 pytestmark = pytest.mark.django_db
 

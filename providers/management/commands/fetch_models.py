@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.discovery import DiscoveryError, fetch_models
-from providers.encryption import UnreadableSecretError
+from providers.keys.encryption import UnreadableSecretError
+from providers.management.selection import add_provider_argument, providers_named
 from providers.runners.base import ProviderError
-from providers.selection import add_provider_argument, providers_named
+from providers.upstream.discovery import DiscoveryError, fetch_models
 
 
 class Command(BaseCommand):

@@ -8,9 +8,9 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from providers import encryption
-from providers.encryption import Secret, UnreadableSecretError
-from providers.fields import EncryptedTextField
+from providers.keys import encryption
+from providers.keys.encryption import Secret, UnreadableSecretError
+from providers.keys.fields import EncryptedTextField
 
 
 class Command(BaseCommand):

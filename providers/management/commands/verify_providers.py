@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.selection import add_provider_argument, providers_named
-from providers.verification import verify_providers
+from providers.management.selection import add_provider_argument, providers_named
+from providers.upstream.verification import verify_providers
 
 
 class Command(BaseCommand):

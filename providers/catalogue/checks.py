@@ -16,8 +16,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.views.decorators.debug import sensitive_variables
 
-from providers import key_names, validators
-from providers.encryption import UnreadableSecretError
+from providers import validators
+from providers.keys import variables
+from providers.keys.encryption import UnreadableSecretError
 from providers.models import LLMModel, Protocol, Provider, Tier
 from providers.presets import PRESETS
 
@@ -147,7 +148,7 @@ def check_providers(
                 problems.append(
                     f"{where}.api_key: write a ${{ENV_VAR}} reference, never the key itself"
                 )
-            elif refused := key_names.refusal_here(name):
+            elif refused := variables.refusal_here(name):
                 problems.append(f"{where}.api_key: {refused}")
             elif env.get(name):
                 keys.found[entry["name"]] = env[name]

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote
 
-from providers.encryption import mask
+from providers.keys.encryption import mask
 
 FRAGMENT = 8
 WITHHELD = "(The provider's message is withheld: it quoted the API key.)"

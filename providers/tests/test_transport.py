@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 from fakes.upstream import FakeUpstream, Fault
-from providers.outbound import IPAddress, RefusedAddressError, build_client, resolve
+from providers.upstream.transport import IPAddress, RefusedAddressError, build_client, resolve
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from providers.encryption import Secret
+from providers.keys.encryption import Secret
 
 
 class _SecretAttribute(DeferredAttribute):

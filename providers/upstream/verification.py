@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 
-from providers.encryption import UnreadableSecretError
+from providers.keys.encryption import UnreadableSecretError
 from providers.models import Provider
 from providers.runners.base import ProviderError, ProviderTarget
 from providers.runners.router import open_runner

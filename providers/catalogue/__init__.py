@@ -8,7 +8,7 @@
 A key never appears in a file: a provider's key is written as `${NAME}`, NAME derived
 from the provider (OpenAI → OPENAI_API_KEY) unless its settings name another
 (`api_key_env`), and an import reads NAME from the variables it is given — only those
-meant to hold provider keys (providers/key_names.py). A provider that already has a key
+meant to hold provider keys (providers/keys/variables.py). A provider that already has a key
 keeps it when NAME is not set, so importing an export of the same instance changes
 nothing, with or without the variables.
 """
@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
-from providers import catalogue_checks, catalogue_json, catalogue_yaml
+from providers.catalogue import checks, json_format, yaml_loader
 from providers.models import LLMModel, Provider, Tier
 from providers.presets import PRESETS
 
@@ -137,7 +137,7 @@ class Change:
 class Plan:
     tiers: list[dict[str, Any]]
     providers: list[dict[str, Any]]
-    keys: catalogue_checks.Keys
+    keys: checks.Keys
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a JSON registry could not map
 
@@ -167,13 +167,13 @@ def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise CatalogueError([TOO_BIG])
     try:
-        document = yaml.load(text, Loader=catalogue_yaml.Loader)  # noqa: S506 (a SafeLoader)
+        document = yaml.load(text, Loader=yaml_loader.Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
-        raise CatalogueError([catalogue_yaml.problem(error)]) from None
+        raise CatalogueError([yaml_loader.problem(error)]) from None
     notes: list[str] = []
     available = dict(env or {})
-    if catalogue_json.looks_like_registry_json(document):
-        document, keys, notes = catalogue_json.from_registry_json(document)
+    if json_format.looks_like_registry_json(document):
+        document, keys, notes = json_format.from_registry_json(document)
         available |= keys
     plan = _plan(document, available, reads_env=env is not None)
     plan.notes = notes
@@ -209,7 +209,7 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
         problems.append(f"version: must be {VERSION}")
     tiers = _list(document, "tiers", problems)
     providers = _list(document, "providers", problems)
-    models = sum(len(catalogue_checks.models_of(p)) for p in providers)
+    models = sum(len(checks.models_of(p)) for p in providers)
     for section, count, limit in (
         ("tiers", len(tiers), MAX_TIERS),
         ("providers", len(providers), MAX_PROVIDERS),
@@ -218,15 +218,13 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
         if count > limit:
             # Each entry costs a few queries to plan: a bound keeps an import to seconds.
             raise CatalogueError([f"{section}: {count} entries, more than the limit of {limit}"])
-    catalogue_checks.check_entries(tiers, "tiers", catalogue_checks.TIER_FIELDS, problems)
-    catalogue_checks.check_entries(
-        providers, "providers", catalogue_checks.PROVIDER_FIELDS, problems
-    )
-    catalogue_checks.check_model_entries(providers, problems)
-    keys = catalogue_checks.check_providers(providers, env, problems, reads_env=reads_env)
+    checks.check_entries(tiers, "tiers", checks.TIER_FIELDS, problems)
+    checks.check_entries(providers, "providers", checks.PROVIDER_FIELDS, problems)
+    checks.check_model_entries(providers, problems)
+    keys = checks.check_providers(providers, env, problems, reads_env=reads_env)
     tier_names = {t.get("name") for t in tiers if isinstance(t, dict)}
-    catalogue_checks.check_tiers(tiers, providers, problems)
-    catalogue_checks.check_models(
+    checks.check_tiers(tiers, providers, problems)
+    checks.check_models(
         providers, tier_names | set(Tier.objects.values_list("name", flat=True)), problems
     )
     if problems:
@@ -257,7 +255,7 @@ def _changes(plan: Plan) -> list[Change]:
         values = _provider_values(entry)
         change = _compare("provider", entry["name"], stored, values)
         key = plan.keys.found.get(entry["name"])
-        if stored and key is not None and catalogue_checks.revealed_key(stored) != key:
+        if stored and key is not None and checks.revealed_key(stored) != key:
             change.action, change.fields = "update", (*change.fields, "api_key")
         if entry["name"] in plan.keys.kept:
             change.remark = "keeps the stored key"
@@ -359,7 +357,7 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
     tiers |= {t.name: t for t in Tier.objects.exclude(name__in=tiers)}
     models = {}
     for entry in plan.providers:
-        provider = catalogue_checks.provider_row(entry, plan.keys.found.get(entry["name"]))
+        provider = checks.provider_row(entry, plan.keys.found.get(entry["name"]))
         provider.full_clean()
         provider.save()
         LLMModel.objects.filter(provider=provider, is_default=True).exclude(

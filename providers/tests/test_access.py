@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 
-from providers import registry
+from providers import access
 from providers.models import LLMModel, Tier
 from providers.tests.factories import make_model, make_provider
 
@@ -35,7 +35,7 @@ def catalogue() -> dict[str, LLMModel]:
 def test_a_model_without_tiers_is_open_to_everyone(
     user: User, catalogue: dict[str, LLMModel]
 ) -> None:
-    assert set(registry.available_models(user)) == set(catalogue.values())
+    assert set(access.available_models(user)) == set(catalogue.values())
 
 
 def test_a_model_listing_tiers_is_only_for_their_members(
@@ -46,8 +46,8 @@ def test_a_model_listing_tiers_is_only_for_their_members(
     catalogue["big"].allowed_tiers.add(research)
     join(user, research)
 
-    assert set(registry.available_models(user)) == set(catalogue.values())
-    assert list(registry.available_models(other_user)) == [catalogue["cheap"]]
+    assert set(access.available_models(user)) == set(catalogue.values())
+    assert list(access.available_models(other_user)) == [catalogue["cheap"]]
 
 
 def test_a_user_in_no_tier_gets_the_default_tier(
@@ -57,8 +57,8 @@ def test_a_user_in_no_tier_gets_the_default_tier(
     catalogue["cheap"].allowed_tiers.add(interns)
     catalogue["big"].allowed_tiers.add(make_tier("Research"))
 
-    assert registry.tiers_for(user) == [interns]
-    assert list(registry.available_models(user)) == [catalogue["cheap"]]
+    assert access.tiers_for(user) == [interns]
+    assert list(access.available_models(user)) == [catalogue["cheap"]]
 
 
 def test_not_allowed_for_the_tier_names_the_tier(
@@ -68,16 +68,16 @@ def test_not_allowed_for_the_tier_names_the_tier(
     catalogue["big"].allowed_tiers.add(make_tier("Research"))
 
     with pytest.raises(
-        registry.TierNotAllowedError, match=r"GPT-4o is not available to your tier \(Interns\)"
+        access.TierNotAllowedError, match=r"GPT-4o is not available to your tier \(Interns\)"
     ):
-        registry.model_for(user, catalogue["big"].pk)
+        access.model_for(user, catalogue["big"].pk)
 
 
 def test_a_disabled_model_is_refused(user: User, catalogue: dict[str, LLMModel]) -> None:
     LLMModel.objects.filter(pk=catalogue["big"].pk).update(enabled=False)
 
-    with pytest.raises(registry.ModelDisabledError, match="GPT-4o is switched off"):
-        registry.model_for(user, catalogue["big"].pk)
+    with pytest.raises(access.ModelDisabledError, match="GPT-4o is switched off"):
+        access.model_for(user, catalogue["big"].pk)
 
 
 @pytest.mark.parametrize("change", [{"enabled": False}, {"api_key": ""}])
@@ -86,21 +86,21 @@ def test_a_provider_switched_off_or_without_key_is_refused(
 ) -> None:
     type(catalogue["big"].provider).objects.update(**change)
 
-    with pytest.raises(registry.ProviderUnavailableError, match="its provider OpenAI"):
-        registry.model_for(user, catalogue["big"].pk)
+    with pytest.raises(access.ProviderUnavailableError, match="its provider OpenAI"):
+        access.model_for(user, catalogue["big"].pk)
 
 
 def test_an_unknown_model_is_refused(user: User) -> None:
-    with pytest.raises(registry.UnknownModelError, match="does not exist"):
-        registry.model_for(user, 999_999)
+    with pytest.raises(access.UnknownModelError, match="does not exist"):
+        access.model_for(user, 999_999)
 
 
 def test_a_choice_is_logged_without_secrets(
     user: User, catalogue: dict[str, LLMModel], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="providers.registry")
+    caplog.set_level("INFO", logger="providers.access")
 
-    registry.model_for(user, catalogue["big"].pk)
+    access.model_for(user, catalogue["big"].pk)
 
     assert "Model chosen: user=alice model=gpt-4o provider=OpenAI" in caplog.text
     assert catalogue["big"].provider.api_key.reveal() not in caplog.text
@@ -108,20 +108,20 @@ def test_a_choice_is_logged_without_secrets(
 
 def test_the_default_chain(user: User, catalogue: dict[str, LLMModel]) -> None:
     # Nothing else said: the provider's default model.
-    assert registry.default_model(user) == catalogue["big"]
+    assert access.default_model(user) == catalogue["big"]
     # The tier's default wins over the provider's.
     make_tier("Everyone", is_default=True, default_model=catalogue["cheap"])
-    assert registry.default_model(user) == catalogue["cheap"]
+    assert access.default_model(user) == catalogue["cheap"]
     # The session's current model wins while it stays available.
-    assert registry.default_model(user, current=catalogue["big"]) == catalogue["big"]
+    assert access.default_model(user, current=catalogue["big"]) == catalogue["big"]
     # A tier default that is switched off is passed over.
     LLMModel.objects.filter(pk=catalogue["cheap"].pk).update(enabled=False)
-    assert registry.default_model(user) == catalogue["big"]
+    assert access.default_model(user) == catalogue["big"]
 
 
 def test_nothing_available_says_what_to_enable(user: User) -> None:
-    with pytest.raises(registry.NoUsableModelError, match="enable a provider that has an API key"):
-        registry.default_model(user)
+    with pytest.raises(access.NoUsableModelError, match="enable a provider that has an API key"):
+        access.default_model(user)
 
 
 def test_a_keyless_preset_is_usable_without_a_key(user: User) -> None:
@@ -134,7 +134,7 @@ def test_a_keyless_preset_is_usable_without_a_key(user: User) -> None:
     )
     llama = make_model(ollama, model_id="llama3.2")
 
-    assert list(registry.available_models(user)) == [llama]
+    assert list(access.available_models(user)) == [llama]
 
 
 def test_a_bare_model_id_prefers_the_provider_with_a_key() -> None:
@@ -144,12 +144,12 @@ def test_a_bare_model_id_prefers_the_provider_with_a_key() -> None:
     make_model(proxy, model_id="gpt-4o")
     keyed = make_model(make_provider(), model_id="gpt-4o")
 
-    assert registry.model_for_id("gpt-4o") == keyed
+    assert access.model_for_id("gpt-4o") == keyed
 
 
 def test_an_unknown_bare_model_id_is_named() -> None:
-    with pytest.raises(registry.UnknownModelError, match="offers a model with the id gpt-9"):
-        registry.model_for_id("gpt-9")
+    with pytest.raises(access.UnknownModelError, match="offers a model with the id gpt-9"):
+        access.model_for_id("gpt-9")
 
 
 def test_a_tier_gets_a_group_named_after_it() -> None:
