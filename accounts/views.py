@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.forms import DefaultModelForm, PersonalKeyForm
-from accounts.models import PersonalKey, PersonalSettings
-from providers.models import Provider
+from accounts.models import PersonalSettings
+from providers.models import PersonalKey, Provider
 
 
 def _key_providers() -> list[Provider]:

@@ -1,5 +1,11 @@
-"""Which models a person may use: the one service the picker, sending and the Models page
-ask, so they can never disagree.
+"""Who may use which model, and with which key: the one service the picker, Send, the
+stream and the Models page ask, so they can never disagree.
+
+grant(user, pk) answers "may this person use this model now, and with which key": the
+person's own key when they stored one and the provider allows it, else the team's. The
+stream asks again when it starts, so a change between Send and the stream (a provider
+switched off, a key removed, a person moved out of the tier) is refused before anything
+goes upstream.
 
 A model is available to a user when it is usable (enabled, on an enabled provider that
 has a key or needs none) and either lists no tiers or lists one of the user's tiers. A
@@ -16,21 +22,23 @@ ModelUnavailableError        .user_message names the model and the reason
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, Q, QuerySet, When
+from django.db.models import Q, QuerySet
 
-from providers.models import LLMModel, Tier
+from providers.errors import UserFacingError
+from providers.keys.encryption import Secret
+from providers.models import LLMModel, PersonalKey, Tier
+from providers.runners.base import ProviderTarget
 
 logger = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser
 
 
-class ModelUnavailableError(Exception):
-    def __init__(self, user_message: str) -> None:
-        self.user_message = user_message
-        super().__init__(user_message)
+class ModelUnavailableError(UserFacingError):
+    pass
 
 
 class UnknownModelError(ModelUnavailableError):
@@ -75,8 +83,20 @@ def _available_to(tiers: list[Tier]) -> QuerySet[LLMModel]:
     return LLMModel.objects.filter(pk__in=allowed).select_related("provider")
 
 
-def model_for(user: User, pk: int | None) -> LLMModel:
-    """The model `pk` if this user may use it now; else the specific reason why not."""
+@dataclass(frozen=True)
+class Grant:
+    """A model this person may use now, and the key their messages to it go with."""
+
+    model: LLMModel
+    personal_key: Secret | None
+
+    def target(self) -> ProviderTarget:
+        """Plain values for a runner. Raises UnreadableSecretError."""
+        return self.model.provider.target(personal_key=self.personal_key)
+
+
+def grant(user: User, pk: int | None) -> Grant:
+    """The model `pk` with its key, if this user may use it now; else the specific reason."""
     model = LLMModel.objects.select_related("provider").filter(pk=pk).first()
     if model is None:
         raise UnknownModelError("That model does not exist any more; pick another.")
@@ -91,7 +111,14 @@ def model_for(user: User, pk: int | None) -> LLMModel:
         tiers = ", ".join(tier.name for tier in tiers_for(user)) or "no tier"
         raise TierNotAllowedError(f"{model.label} is not available to your tier ({tiers}).")
     _log_choice(user, model)
-    return model
+    return Grant(model, _personal_key(user, model))
+
+
+def _personal_key(user: User, model: LLMModel) -> Secret | None:
+    if not (user.is_authenticated and model.provider.allow_personal_keys):
+        return None
+    own = PersonalKey.objects.filter(user=user, provider=model.provider).first()
+    return own.api_key if own else None
 
 
 def default_model(user: User, *, current: LLMModel | None = None) -> LLMModel:
@@ -108,21 +135,6 @@ def default_model(user: User, *, current: LLMModel | None = None) -> LLMModel:
     if first is None:
         raise NoUsableModelError(NOTHING_AVAILABLE)
     return first
-
-
-def model_for_id(model_id: str) -> LLMModel:
-    """A bare model id (commands, config files): the enabled provider that owns it,
-    preferring one that holds a key of its own."""
-    found = (
-        LLMModel.objects.usable()
-        .filter(model_id=model_id)
-        .annotate(keyed=Case(When(provider__api_key="", then=0), default=1))
-        .order_by("-keyed", "provider__name")
-        .first()
-    )
-    if found is None:
-        raise UnknownModelError(f"No enabled provider offers a model with the id {model_id}.")
-    return found
 
 
 def _log_choice(user: User, model: LLMModel) -> None:

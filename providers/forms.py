@@ -173,6 +173,6 @@ class ModelChoiceMixin(forms.Form):
         if pk in (None, ""):
             return None
         try:
-            return access.model_for(self.user, pk)
+            return access.grant(self.user, pk).model
         except access.ModelUnavailableError as error:
             raise forms.ValidationError(error.user_message) from None

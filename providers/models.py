@@ -6,6 +6,7 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -342,3 +343,23 @@ class Tier(models.Model):
         if self.group_id is None:
             self.group, _ = Group.objects.get_or_create(name=self.name)
             self.save(update_fields=["group"])
+
+
+class PersonalKey(models.Model):
+    """A person's own key for a provider, used for their messages instead of the team's
+    while the provider allows personal keys."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_keys"
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="personal_keys")
+    api_key: Secret = EncryptedTextField("API key")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "provider"], name="one_personal_key_each")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}'s key for {self.provider}"

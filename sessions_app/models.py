@@ -17,6 +17,7 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
+from providers.errors import UserFacingError
 from providers.models import LLMModel
 
 
@@ -85,10 +86,8 @@ class ChatSession(models.Model):
         )
 
 
-class AnswerAgainError(Exception):
-    def __init__(self, user_message: str) -> None:
-        self.user_message = user_message
-        super().__init__(user_message)
+class AnswerAgainError(UserFacingError):
+    pass
 
 
 def title_from(content: str) -> str:

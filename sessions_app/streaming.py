@@ -25,8 +25,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
-from accounts.models import personal_key_for
-from providers.access import ModelUnavailableError, UnknownModelError
+from providers import access
+from providers.access import ModelUnavailableError
 from providers.keys.encryption import UnreadableSecretError
 from providers.runners.base import ChatRequest, ProviderError, ProviderTarget, TextDelta, Usage
 from providers.runners.router import stream_reply
@@ -202,14 +202,14 @@ async def render_message(message: Message, *, final: bool = False) -> str:
 
 
 def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int, int]:
-    """The request, where it goes, how many turns were left out, and the size limit."""
-    if message.llm_model is None:
-        raise UnknownModelError("The model for this answer was deleted; pick another one.")
+    """The request, where it goes, how many turns were left out, and the size limit.
+
+    Access is asked again here, not trusted from Send: the registry may have changed since.
+    """
+    grant = access.grant(message.session.owner, message.llm_model_id)
     request, left_out = build_request(message)
-    provider = message.llm_model.provider
-    target = provider.target(personal_key=personal_key_for(message.session.owner_id, provider))
-    limit = (message.llm_model.settings or {}).get("max_answer_chars", settings.ANSWER_MAX_CHARS)
-    return request, target, left_out, limit
+    limit = (grant.model.settings or {}).get("max_answer_chars", settings.ANSWER_MAX_CHARS)
+    return request, grant.target(), left_out, limit
 
 
 def _ms_since(started: float) -> int:

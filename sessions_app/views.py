@@ -138,7 +138,7 @@ def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> Ht
         if not form.is_valid():
             raise AnswerAgainError(" ".join(form.errors["model"]))
         chosen = form.cleaned_data["model"]
-        model = chosen or access.model_for(request.user, answer.llm_model_id)
+        model = chosen or access.grant(request.user, answer.llm_model_id).model
         reply = session.answer_again(answer, model=model)
     except (access.ModelUnavailableError, AnswerAgainError) as error:
         messages.error(request, error.user_message)

@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import PersonalKey, PersonalSettings
+from accounts.models import PersonalSettings
 from providers import access
-from providers.models import Provider, Tier
+from providers.models import PersonalKey, Provider, Tier
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 
 pytestmark = pytest.mark.django_db

@@ -28,6 +28,7 @@ from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
 from providers.catalogue import checks, json_format, yaml_loader
+from providers.errors import UserFacingError
 from providers.models import LLMModel, Provider, Tier
 from providers.presets import PRESETS
 
@@ -48,7 +49,7 @@ MAX_MODELS = 10_000
 MAX_TIERS = 200
 
 
-class CatalogueError(Exception):
+class CatalogueError(UserFacingError):
     """The document cannot be applied; `problems` lists every reason, each with its path."""
 
     def __init__(self, problems: list[str]) -> None:

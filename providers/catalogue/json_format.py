@@ -72,9 +72,7 @@ def from_registry_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list
         if key.startswith("${"):
             entry["api_key"] = key
             return
-        name = (
-            f"IMPORTED_{len(env) + 1}_API_KEY"  # named as providers/keys/variables.py asks
-        )
+        name = f"IMPORTED_{len(env) + 1}_API_KEY"  # named as providers/keys/variables.py asks
         env[name] = key
         entry["api_key"] = f"${{{name}}}"
         notes.append(f"{where}: a plain key was found; it is stored encrypted, never in a file")

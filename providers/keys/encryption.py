@@ -16,21 +16,20 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from providers.errors import UserFacingError
+
 UNREADABLE_LABEL = "key unreadable — re-enter"
 _SHOWN_CHARACTERS = 5
 _SHORTEST_PARTLY_SHOWN = 20  # shorter secrets show nothing: five characters would be too many
 
 
-class UnreadableSecretError(Exception):
+class UnreadableSecretError(UserFacingError):
     """No key in FIELD_ENCRYPTION_KEYS decrypts the stored value."""
 
     user_message = (
         "The stored key cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS; "
         "re-enter it, or restore the encryption key it was saved with."
     )
-
-    def __init__(self) -> None:
-        super().__init__(self.user_message)
 
 
 @lru_cache(maxsize=4)

@@ -29,23 +29,19 @@ from typing import Any, Protocol
 
 import httpx2
 
+from providers.errors import UserFacingError
 from providers.keys.redaction import redact
 from providers.upstream.transport import OversizedResponseError, RefusedAddressError
 
 
-class ProviderError(Exception):
+class ProviderError(UserFacingError):
     category = "unexpected response"
     user_message = "The provider answered in a way Switchboard did not expect."
 
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
-        self.detail = detail  # for logs and last_error; already redacted by the runner
         self.status = status
-        super().__init__(self.description)
-
-    @property
-    def description(self) -> str:
-        """The user message with the upstream's detail: for admins, logs and last_error."""
-        return f"{self.user_message} {self.detail}".strip()
+        # The detail is the upstream's, already redacted by the runner.
+        super().__init__(detail=detail)
 
 
 class AuthError(ProviderError):

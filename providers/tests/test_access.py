@@ -70,14 +70,14 @@ def test_not_allowed_for_the_tier_names_the_tier(
     with pytest.raises(
         access.TierNotAllowedError, match=r"GPT-4o is not available to your tier \(Interns\)"
     ):
-        access.model_for(user, catalogue["big"].pk)
+        access.grant(user, catalogue["big"].pk)
 
 
 def test_a_disabled_model_is_refused(user: User, catalogue: dict[str, LLMModel]) -> None:
     LLMModel.objects.filter(pk=catalogue["big"].pk).update(enabled=False)
 
     with pytest.raises(access.ModelDisabledError, match="GPT-4o is switched off"):
-        access.model_for(user, catalogue["big"].pk)
+        access.grant(user, catalogue["big"].pk)
 
 
 @pytest.mark.parametrize("change", [{"enabled": False}, {"api_key": ""}])
@@ -87,12 +87,12 @@ def test_a_provider_switched_off_or_without_key_is_refused(
     type(catalogue["big"].provider).objects.update(**change)
 
     with pytest.raises(access.ProviderUnavailableError, match="its provider OpenAI"):
-        access.model_for(user, catalogue["big"].pk)
+        access.grant(user, catalogue["big"].pk)
 
 
 def test_an_unknown_model_is_refused(user: User) -> None:
     with pytest.raises(access.UnknownModelError, match="does not exist"):
-        access.model_for(user, 999_999)
+        access.grant(user, 999_999)
 
 
 def test_a_choice_is_logged_without_secrets(
@@ -100,7 +100,7 @@ def test_a_choice_is_logged_without_secrets(
 ) -> None:
     caplog.set_level("INFO", logger="providers.access")
 
-    access.model_for(user, catalogue["big"].pk)
+    access.grant(user, catalogue["big"].pk)
 
     assert "Model chosen: user=alice model=gpt-4o provider=OpenAI" in caplog.text
     assert catalogue["big"].provider.api_key.reveal() not in caplog.text
@@ -135,21 +135,6 @@ def test_a_keyless_preset_is_usable_without_a_key(user: User) -> None:
     llama = make_model(ollama, model_id="llama3.2")
 
     assert list(access.available_models(user)) == [llama]
-
-
-def test_a_bare_model_id_prefers_the_provider_with_a_key() -> None:
-    proxy = make_provider(
-        name="A proxy", preset="custom", base_url="https://proxy.example.com/v1", api_key=""
-    )
-    make_model(proxy, model_id="gpt-4o")
-    keyed = make_model(make_provider(), model_id="gpt-4o")
-
-    assert access.model_for_id("gpt-4o") == keyed
-
-
-def test_an_unknown_bare_model_id_is_named() -> None:
-    with pytest.raises(access.UnknownModelError, match="offers a model with the id gpt-9"):
-        access.model_for_id("gpt-9")
 
 
 def test_a_tier_gets_a_group_named_after_it() -> None:

@@ -18,15 +18,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from providers import validators
+from providers.errors import UserFacingError
 from providers.models import LLMModel, ModelSource, Provider
 from providers.runners.base import ProviderTarget, UpstreamModel
 from providers.runners.router import open_runner
 
 
-class DiscoveryError(Exception):
-    def __init__(self, user_message: str) -> None:
-        self.user_message = user_message
-        super().__init__(user_message)
+class DiscoveryError(UserFacingError):
+    pass
 
 
 @dataclass(frozen=True)

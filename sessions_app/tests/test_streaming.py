@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from accounts.models import PersonalKey
 from fakes.upstream import FakeUpstream, Fault
-from providers.models import Provider
+from providers.models import PersonalKey, Provider
 from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
 from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
