@@ -1,10 +1,30 @@
-from django.urls import path
+"""A person's account: signing in and out, their password, their own settings and keys."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
 
 from accounts import views
 
+app_name = "accounts"
+
+# Only the auth views a signed-in team needs: there is no e-mail set up for resets.
 urlpatterns = [
-    path("", views.settings_page, name="settings"),
-    path("default-model/", views.save_default_model, name="settings_default_model"),
-    path("keys/<int:provider_id>/", views.save_key, name="settings_save_key"),
-    path("keys/<int:provider_id>/remove/", views.remove_key, name="settings_remove_key"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password_change/",
+        auth_views.PasswordChangeView.as_view(
+            success_url=reverse_lazy("accounts:password_change_done")
+        ),
+        name="password_change",
+    ),
+    path(
+        "password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/default-model/", views.save_default_model, name="save_default_model"),
+    path("settings/keys/<int:provider_id>/", views.save_key, name="save_key"),
+    path("settings/keys/<int:provider_id>/remove/", views.remove_key, name="remove_key"),
 ]

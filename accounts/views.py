@@ -38,7 +38,7 @@ def save_default_model(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Default model saved.")
     else:
         messages.error(request, " ".join(form.errors["model"]))
-    return redirect("settings")
+    return redirect("accounts:settings")
 
 
 @require_POST
@@ -52,11 +52,11 @@ def save_key(request: HttpRequest, provider_id: int) -> HttpResponse:
         messages.success(request, f"Your key for {provider.name} is saved.")
     else:
         messages.error(request, f"{provider.name}: {' '.join(form.errors['api_key'])}")
-    return redirect("settings")
+    return redirect("accounts:settings")
 
 
 @require_POST
 def remove_key(request: HttpRequest, provider_id: int) -> HttpResponse:
     PersonalKey.objects.filter(user=request.user, provider_id=provider_id).delete()
     messages.success(request, "Your key is removed; the team's key is used again.")
-    return redirect("settings")
+    return redirect("accounts:settings")

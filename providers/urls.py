@@ -2,6 +2,8 @@ from django.urls import path
 
 from providers import views
 
+app_name = "providers"
+
 urlpatterns = [
-    path("models/", views.catalogue, name="models"),
+    path("models/", views.model_list, name="models"),
 ]

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_login_page_has_labelled_fields_and_a_log_in_button(client: Client) -> None:
-    html = client.get(reverse("login")).content.decode()
+    html = client.get(reverse("accounts:login")).content.decode()
 
     assert '<label for="id_username">Username</label>' in html
     assert '<label for="id_password">Password</label>' in html
@@ -19,7 +19,7 @@ def test_the_login_page_has_labelled_fields_and_a_log_in_button(client: Client) 
 
 def test_logging_in_goes_to_the_page_asked_for(client: Client, user: User) -> None:
     response = client.post(
-        reverse("login"),
+        reverse("accounts:login"),
         {"username": "alice", "password": "alice-password-1", "next": "/admin/"},
     )
 
@@ -28,7 +28,7 @@ def test_logging_in_goes_to_the_page_asked_for(client: Client, user: User) -> No
 
 
 def test_a_wrong_password_is_refused_with_a_clear_message(client: Client, user: User) -> None:
-    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    response = client.post(reverse("accounts:login"), {"username": "alice", "password": "wrong"})
 
     assert response.status_code == 200
     assert "Please enter a correct username and password." in response.content.decode()
@@ -38,7 +38,9 @@ def test_a_wrong_password_is_refused_with_a_clear_message(client: Client, user: 
 def test_logging_out_is_a_post_and_returns_to_the_login_page(client: Client, user: User) -> None:
     client.force_login(user)
 
-    response = client.post(reverse("logout"))
+    response = client.post(reverse("accounts:logout"))
 
-    assert response["Location"] == reverse("login")
-    assert client.get(reverse("sessions_app:index"))["Location"].startswith(reverse("login"))
+    assert response["Location"] == reverse("accounts:login")
+    assert client.get(reverse("sessions_app:index"))["Location"].startswith(
+        reverse("accounts:login")
+    )

@@ -32,7 +32,7 @@ def test_a_personal_key_is_stored_encrypted_and_shown_masked(
     alice: Client, user: User, openai: Provider
 ) -> None:
     response = alice.post(
-        reverse("settings_save_key", args=[openai.pk]), {"api_key": MY_KEY}, follow=True
+        reverse("accounts:save_key", args=[openai.pk]), {"api_key": MY_KEY}, follow=True
     )
 
     html = response.content.decode()
@@ -47,7 +47,7 @@ def test_a_bad_personal_key_is_refused_without_echoing_it(alice: Client, openai:
     bad = "sk-proj-with a space-0123456789"
 
     response = alice.post(
-        reverse("settings_save_key", args=[openai.pk]), {"api_key": bad}, follow=True
+        reverse("accounts:save_key", args=[openai.pk]), {"api_key": bad}, follow=True
     )
 
     assert "An API key has no spaces or line breaks inside it." in response.content.decode()
@@ -58,7 +58,7 @@ def test_a_bad_personal_key_is_refused_without_echoing_it(alice: Client, openai:
 def test_a_personal_key_can_be_removed(alice: Client, user: User, openai: Provider) -> None:
     PersonalKey.objects.create(user=user, provider=openai, api_key=MY_KEY)
 
-    alice.post(reverse("settings_remove_key", args=[openai.pk]))
+    alice.post(reverse("accounts:remove_key", args=[openai.pk]))
 
     assert not PersonalKey.objects.exists()
 
@@ -66,8 +66,8 @@ def test_a_personal_key_can_be_removed(alice: Client, user: User, openai: Provid
 def test_a_provider_with_personal_keys_off_is_not_offered(alice: Client, openai: Provider) -> None:
     Provider.objects.filter(pk=openai.pk).update(allow_personal_keys=False)
 
-    page = alice.get(reverse("settings")).content.decode()
-    refused = alice.post(reverse("settings_save_key", args=[openai.pk]), {"api_key": MY_KEY})
+    page = alice.get(reverse("accounts:settings")).content.decode()
+    refused = alice.post(reverse("accounts:save_key", args=[openai.pk]), {"api_key": MY_KEY})
 
     assert "No provider accepts personal keys right now." in page
     assert refused.status_code == 404
@@ -80,8 +80,8 @@ def test_one_users_key_is_not_another_users(
     PersonalKey.objects.create(user=user, provider=openai, api_key=MY_KEY)
     client.force_login(other_user)
 
-    page = client.get(reverse("settings")).content.decode()
-    client.post(reverse("settings_remove_key", args=[openai.pk]))
+    page = client.get(reverse("accounts:settings")).content.decode()
+    client.post(reverse("accounts:remove_key", args=[openai.pk]))
 
     assert "Your key:" not in page
     assert PersonalKey.objects.filter(user=user).exists()
@@ -93,7 +93,7 @@ def test_the_default_model_is_saved_and_preselected(
     make_model(openai, model_id="gpt-4o", is_default=True)
     mine = make_model(openai, model_id="gpt-4o-mini", display_name="Mini")
 
-    alice.post(reverse("settings_default_model"), {"model": mine.pk})
+    alice.post(reverse("accounts:save_default_model"), {"model": mine.pk})
 
     assert PersonalSettings.objects.get(user=user).default_model == mine
     assert access.default_model(User.objects.get(pk=user.pk)) == mine
@@ -108,7 +108,7 @@ def test_a_default_model_closed_to_the_tier_is_refused(
     Tier.objects.create(name="Interns", is_default=True)
     closed.allowed_tiers.add(Tier.objects.create(name="Research"))
 
-    response = alice.post(reverse("settings_default_model"), {"model": closed.pk}, follow=True)
+    response = alice.post(reverse("accounts:save_default_model"), {"model": closed.pk}, follow=True)
 
     assert "GPT-4o is not available to your tier (Interns)." in response.content.decode()
     assert not PersonalSettings.objects.exists()

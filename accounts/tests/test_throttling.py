@@ -32,7 +32,9 @@ def limit_of_three(settings: Settings) -> None:
 
 
 def log_in(client: Client, username: str, password: str, path: str = "") -> HttpResponse:
-    return client.post(path or reverse("login"), {"username": username, "password": password})
+    return client.post(
+        path or reverse("accounts:login"), {"username": username, "password": password}
+    )
 
 
 def from_address(address: str) -> Client:
@@ -117,7 +119,7 @@ def test_a_successful_login_forgives_the_failures_before_it(
     assert_refused_as_usual(log_in(client, "alice", "typo"))
     assert_refused_as_usual(log_in(client, "alice", "typo"))
     assert_logged_in(log_in(client, "alice", ALICE_PASSWORD), client, user)
-    client.post(reverse("logout"))
+    client.post(reverse("accounts:logout"))
 
     assert not AccessAttempt.objects.exists()
     assert_refused_as_usual(log_in(client, "alice", "typo"))
@@ -132,7 +134,7 @@ def test_signing_in_to_ones_own_account_does_not_forgive_guesses_at_another(
     assert_refused_as_usual(log_in(insider, "charlie", "guess-1"))
     assert_refused_as_usual(log_in(insider, "charlie", "guess-2"))
     assert_logged_in(log_in(insider, "alice", ALICE_PASSWORD), insider, user)
-    insider.post(reverse("logout"))
+    insider.post(reverse("accounts:logout"))
 
     assert_locked_out(log_in(insider, "charlie", "guess-3"))
     assert_locked_out(log_in(from_address("10.9.9.9"), "charlie", CHARLIE_PASSWORD))

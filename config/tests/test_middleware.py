@@ -60,7 +60,7 @@ def model(fake_upstream: FakeUpstream) -> LLMModel:
 
 
 def test_the_login_page_carries_the_policy(client: Client, db: None) -> None:
-    response = client.get(reverse("login"))
+    response = client.get(reverse("accounts:login"))
 
     assert response.status_code == 200
     assert_strict_page(response)
@@ -71,7 +71,7 @@ def test_the_login_page_carries_the_policy(client: Client, db: None) -> None:
     "url",
     [
         "/",
-        "/settings/",
+        "/accounts/settings/",
         "/models/",
         "/accounts/password_change/",
         "/admin/",
@@ -182,7 +182,7 @@ def test_the_served_app_sends_the_policy_from_sync_and_async_views(
     cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
     stream_url = reverse("sessions_app:stream", args=[session.public_id, reply.public_id])
 
-    login_type, login_policy, _ = fetch(f"{asgi_server}{reverse('login')}")  # a sync view
+    login_type, login_policy, _ = fetch(f"{asgi_server}{reverse('accounts:login')}")  # a sync view
     stream_type, stream_policy, events = fetch(f"{asgi_server}{stream_url}", cookie)  # async
 
     assert login_type.startswith("text/html")

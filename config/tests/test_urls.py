@@ -46,3 +46,20 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client: Client, path: str) -> No
 @pytest.mark.parametrize("path", sorted(OPEN_TO_EVERYONE))
 def test_the_open_pages_answer_without_login(client: Client, path: str) -> None:
     assert client.get(path).status_code == 200
+
+
+def named_patterns(patterns: list, namespace: str = "") -> Iterator[tuple[str, str]]:
+    """(namespace, name) of every named URL pattern."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from named_patterns(pattern.url_patterns, pattern.namespace or namespace)
+        elif pattern.name:
+            yield namespace, pattern.name
+
+
+def test_every_url_name_is_namespaced() -> None:
+    names = list(named_patterns(get_resolver().url_patterns))
+
+    assert ("accounts", "login") in names
+    assert ("providers", "models") in names
+    assert [name for namespace, name in names if not namespace] == []

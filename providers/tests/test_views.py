@@ -22,7 +22,7 @@ def test_the_models_page_lists_what_the_user_may_use_by_provider(
     make_model(groq, model_id="llama-3.3-70b-versatile")
     client.force_login(user)
 
-    response = client.get(reverse("models"))
+    response = client.get(reverse("providers:models"))
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -35,7 +35,7 @@ def test_the_models_page_lists_what_the_user_may_use_by_provider(
 
 
 def test_with_nothing_available_staff_get_a_link_to_the_admin(staff_client: Client) -> None:
-    response = staff_client.get(reverse("models"))
+    response = staff_client.get(reverse("providers:models"))
 
     assert "No model is available to you yet" in response.content.decode()
     assert reverse("admin:providers_provider_changelist") in response.content.decode()
