@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from providers.models import Provider
+from providers.models import PersonalKey, Provider
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
@@ -42,6 +42,22 @@ def test_rotation_moves_every_secret_to_the_newest_key_then_the_old_key_can_go(
     assert reload(openai).api_key.reveal() == OPENAI_KEY
     assert reload(anthropic).api_key.reveal() == ANTHROPIC_KEY
     assert OPENAI_KEY not in out
+
+
+def test_personal_keys_rotate_with_the_teams(
+    settings, user, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = [OLD_KEY]
+    openai = make_provider(api_key=OPENAI_KEY)
+    mine = "sk-proj-FAKE.alice.rotated.key.000"
+    PersonalKey.objects.create(user=user, provider=openai, api_key=mine)
+
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+    call_command("rotate_keys")
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
+
+    assert "Rotated 2 secrets; 0 already used the newest key." in capsys.readouterr().out
+    assert PersonalKey.objects.get(user=user).api_key.reveal() == mine
 
 
 def test_rotation_is_idempotent(settings, capsys: pytest.CaptureFixture[str]) -> None:
