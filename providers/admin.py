@@ -263,7 +263,7 @@ def _submitted(request: HttpRequest) -> tuple[str, str]:
     """The catalogue posted, and the same sealed for the page ("" for pasted text).
 
     An uploaded file goes back to the page encrypted, in a hidden field, not into the
-    box: a file in the JSON registry format carries plain keys, and "Apply" must send
+    box: a file in the flat JSON format carries plain keys, and "Apply" must send
     what the plan showed without the page ever holding them. CatalogueError when there
     is nothing to read.
     """

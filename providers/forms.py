@@ -1,5 +1,5 @@
 """Forms: the provider's write-only key input, model rows checked as a whole (admin), and
-the model picker people use, which asks the registry: it lists exactly the models the
+the model picker people use, which asks the access service: it lists exactly the models the
 person may use, and refuses one posted anyway with the reason."""
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class ModelInlineFormSet(_OneDefaultPerProvider, BaseInlineFormSet):
 
 
 class ModelPickerField(forms.TypedChoiceField):
-    """One optgroup per provider; whether a posted id may be used is the registry's call."""
+    """One optgroup per provider; whether a posted id may be used is the access service's call."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(coerce=int, **kwargs)
@@ -158,7 +158,7 @@ def picker_choices(models: Any) -> list[tuple[str, list[tuple[int, str]]]]:
 
 
 class ModelChoiceMixin(forms.Form):
-    """The picker's model, checked against what the user may use (see registry)."""
+    """The picker's model, checked against what the user may use (see providers.access)."""
 
     def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -140,7 +140,7 @@ class Plan:
     providers: list[dict[str, Any]]
     keys: checks.Keys
     changes: list[Change] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what a JSON registry could not map
+    notes: list[str] = field(default_factory=list)  # what the flat JSON format could not map
 
     def apply(self, *, prune: bool) -> list[Change]:
         """The changes made, in one transaction; CatalogueError, with nothing changed, when
@@ -162,7 +162,7 @@ class Plan:
 # An error report shows no key: the variables', or a plain one the JSON format carries.
 @sensitive_variables("text", "document", "env", "available", "keys")
 def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
-    """Validate the whole document (YAML, or the JSON registry format: JSON is YAML too);
+    """Validate the whole document (YAML, or the flat JSON format: JSON is YAML too);
     raise CatalogueError with every problem at once. `env` holds the variables key
     references may name (settings.CATALOGUE_KEY_ENV); None reads none."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
@@ -173,8 +173,8 @@ def read_document(text: str, *, env: Mapping[str, str] | None) -> Plan:
         raise CatalogueError([yaml_loader.problem(error)]) from None
     notes: list[str] = []
     available = dict(env or {})
-    if json_format.looks_like_registry_json(document):
-        document, keys, notes = json_format.from_registry_json(document)
+    if json_format.looks_like_flat_json(document):
+        document, keys, notes = json_format.from_flat_json(document)
         available |= keys
     plan = _plan(document, available, reads_env=env is not None)
     plan.notes = notes

@@ -1,4 +1,4 @@
-"""The flat JSON registry format some teams keep, mapped onto the catalogue document.
+"""The flat JSON format some teams keep, mapped onto the catalogue document.
 
     {
       "default_model": "gpt-4o",
@@ -31,7 +31,7 @@ CONFIG_FIELDS = {"base_url", "api_key"}
 TOP_FIELDS = {"default_model", "provider_configs", "models", "entries"}
 
 
-def looks_like_registry_json(data: Any) -> bool:
+def looks_like_flat_json(data: Any) -> bool:
     return isinstance(data, dict) and (
         "provider_configs" in data
         or "entries" in data
@@ -43,7 +43,7 @@ def looks_like_registry_json(data: Any) -> bool:
 
 
 @sensitive_variables("data", "env")  # the format carries plain keys
-def from_registry_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+def from_flat_json(data: dict) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """(catalogue document, environment for its keys, notes on what could not be mapped)."""
     notes = [f"{key}: cannot be mapped (ignored)" for key in sorted(data.keys() - TOP_FIELDS)]
     env: dict[str, str] = {}

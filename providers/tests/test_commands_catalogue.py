@@ -1,4 +1,4 @@
-"""export_config and import_config as a person runs them, and the JSON registry format."""
+"""export_config and import_config as a person runs them, and the flat JSON format."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
         call_command("import_config", str(tmp_path / "nowhere.yaml"))
 
 
-def test_the_json_registry_format_imports(
+def test_the_flat_json_format_imports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> None:
     settings.CATALOGUE_KEY_ENV = {"GROQ_TEAM_API_KEY": "gsk_" + "g" * 40}

@@ -13,7 +13,7 @@ from providers.catalogue import MAX_BYTES, CatalogueError, decode, read_document
 
 class Command(BaseCommand):
     help = (
-        "Validate a catalogue file (YAML, or the flat JSON registry format), print the plan, "
+        "Validate a catalogue file (YAML, or the flat JSON format), print the plan, "
         "and apply it in one transaction unless --dry-run. ${NAME} keys come from the environment "
         "(names ending in _API_KEY, or listed in CATALOGUE_KEY_VARIABLES)."
     )
