@@ -18,6 +18,7 @@ from django_htmx.http import (
 )
 
 from providers import access
+from providers.errors import UserFacingError
 from sessions_app import streaming
 from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
@@ -140,7 +141,7 @@ def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> Ht
         chosen = form.cleaned_data["model"]
         model = chosen or access.grant(request.user, answer.llm_model_id).model
         reply = session.answer_again(answer, model=model)
-    except (access.ModelUnavailableError, AnswerAgainError) as error:
+    except UserFacingError as error:
         messages.error(request, error.user_message)
         return HttpResponseClientRefresh() if request.htmx else redirect(session)
     if not request.htmx:
