@@ -1,4 +1,5 @@
 # Two commands: `make run` sets everything up and serves; `make test` lints and tests.
+# `make screenshot` remakes the README's picture, docs/chat.png.
 PYTHON ?= python3
 CHROMIUM := /usr/bin/chromium
 VENV := .venv
@@ -6,21 +7,25 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test
+.PHONY: run test screenshot
 
 run: $(VENV)/.installed .env
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_providers --if-empty
 	$(BIN)/python manage.py create_admin
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C stops)"
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	$(BIN)/python -m config.serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev-installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest
+
+# A browser test the suite deselects (pyproject's addopts), so no test run writes into
+# the checkout; this is the one command that does.
+screenshot: $(VENV)/.dev-installed $(CHROMIUM)
+	$(BIN)/pytest -m screenshot -q
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

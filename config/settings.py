@@ -61,7 +61,7 @@ def _fernet_keys(raw: str) -> list[str]:
             raise ImproperlyConfigured(
                 f"FIELD_ENCRYPTION_KEYS entry {position} of {len(keys)} is not a Fernet key "
                 "(32 url-safe base64-encoded bytes); "
-                "`python manage.py generate_encryption_key` prints a valid one."
+                "`manage.py generate_encryption_key` prints a valid one."
             )
     return keys
 

@@ -149,7 +149,15 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
     def verify_selected(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider, result in verification.verify_providers(list(queryset)):
             level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, f"{provider.name}: {result.summary}", level)
+            text = f"{provider.name}: {result.summary}"
+            if result.ok and not provider.enabled:
+                # A check never switches a provider on: staff verify providers they keep
+                # off on purpose too, and going live for everyone is their explicit step.
+                text += (
+                    ". It is still switched off: tick “Enabled” on its page and save, so "
+                    "people can use its models."
+                )
+            self.message_user(request, text, level)
 
     @admin.action(description="Fetch models for selected providers")
     def fetch_models_selected(

@@ -25,7 +25,8 @@ def seed_providers(*, api_keys: Mapping[str, str]) -> SeedReport:
 
     `api_keys` maps preset slugs to keys (from `<PRESET>_API_KEY`). A key is stored on a
     new provider, which is then enabled, or on an existing one that has no key yet; a key
-    someone entered is never replaced.
+    someone entered is never replaced. A new provider without a key starts disabled, the
+    keyless Ollama included.
     """
     report = SeedReport()
     with transaction.atomic():  # a bad key stops the seed with nothing half-done
@@ -53,8 +54,10 @@ def _create(preset: Preset, key: str, report: SeedReport) -> None:
         base_url=preset.base_url,
         api_key=key,
         allow_private_network=preset.allow_private_network,
-        # Disabled until it has a key, so nobody picks a model that cannot answer.
-        enabled=bool(key) or not preset.requires_key,
+        # Off until it has a key, so no model that cannot answer is preselected. A keyless
+        # one (Ollama) stays off too: nothing may listen on its address; staff verify it
+        # and switch it on (the chat's empty state and the verify message say how).
+        enabled=bool(key),
         is_builtin=True,
     )
     _check(provider, exclude=["name"])  # a clash on name is handled below, as a skip

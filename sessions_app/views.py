@@ -19,6 +19,7 @@ from django_htmx.http import (
 
 from providers import access
 from providers.errors import UserFacingError
+from providers.models import Provider
 from sessions_app import streaming
 from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
@@ -54,7 +55,18 @@ def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
         "form": form,
         "has_models": preselected is not None,
         "model_notice": notice,
+        **(_first_steps(request) if preselected is None else {}),
     }
+
+
+def _first_steps(request: HttpRequest) -> dict:
+    """For staff facing a chat no model can answer: the Ollama provider to verify and
+    switch on, and the model its check will ask for (what `ollama pull` must fetch)."""
+    if not request.user.is_staff:
+        return {}
+    ollama = Provider.objects.filter(preset="ollama").first()
+    model = ollama.verification_model() if ollama else None
+    return {"ollama": ollama, "ollama_model": model.model_id if model else ""}
 
 
 @require_GET

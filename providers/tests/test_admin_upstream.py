@@ -51,6 +51,31 @@ def test_verify_shows_the_result_on_the_change_page(
     assert Provider.objects.get(pk=provider.pk).last_verification_ok
 
 
+def test_verifying_a_provider_that_is_off_says_how_to_switch_it_on_and_leaves_it_off(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    ollama = make_fake_provider(
+        fake_upstream, name="Ollama", preset="ollama", api_key="", enabled=False
+    )
+    on = make_fake_provider(fake_upstream, name="Team")
+
+    response = staff_client.post(
+        reverse("admin:providers_provider_changelist"),
+        {"action": "verify_selected", "_selected_action": [ollama.pk, on.pk]},
+        follow=True,
+    )
+
+    html = page_text(response)
+    assert re.search(
+        r"Ollama: OK in \d+ ms \(model list\)\. It is still switched off: tick “Enabled” on "
+        r"its page and save, so people can use its models\.",
+        html,
+    )
+    assert re.search(r"Team: OK in \d+ ms \(model list\)</li>", html)
+    assert not Provider.objects.get(pk=ollama.pk).enabled
+    assert Provider.objects.get(pk=ollama.pk).last_verification_ok
+
+
 def test_verify_refuses_a_get(staff_client: Client, fake_upstream: FakeUpstream) -> None:
     provider = make_fake_provider(fake_upstream)
 

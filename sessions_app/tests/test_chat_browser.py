@@ -6,18 +6,22 @@ also shows that htmx, its SSE extension and chat.js work under the policy.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from playwright.sync_api import Locator, Page, expect
 
 from fakes.upstream import FakeUpstream, Fault
+from providers.models import Provider
 from providers.tests.factories import make_fake_provider, make_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# The README's picture; only `make screenshot` writes it (see test_the_readme_picture).
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "chat.png"
 
 
@@ -56,33 +60,33 @@ def first_answer(page: Page, url: str, question: str = "Say hello") -> Locator:
     return answer
 
 
-def test_chat_streams_switches_model_and_remembers_it(
-    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
-) -> None:
-    log_in(page, asgi_server)
+def two_answers_from_two_providers(page: Page, url: str) -> tuple[Locator, Locator]:
+    """Log in, ask GPT-4o, then Claude Sonnet in the same chat; both answers finished."""
+    log_in(page, url)
     page.get_by_role("button", name="New chat").click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
     page.get_by_label("Model").select_option(label="GPT-4o")
     send(page, "Say hello")
-
     first = answers(page).first
     expect(first).to_have_attribute("data-status", "done")
+    page.get_by_label("Model").select_option(label="Claude Sonnet")
+    send(page, "And again")
+    second = answers(page).nth(1)
+    expect(second).to_have_attribute("data-status", "done")
+    return first, second
+
+
+def test_chat_streams_switches_model_and_remembers_it(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    first, second = two_answers_from_two_providers(page, asgi_server)
+
     expect(first).to_contain_text("Hello, world!")
     expect(first.locator(".model-name")).to_have_text("GPT-4o")
     expect(first.locator(".provider-name")).to_have_text("Fake OpenAI")
-
-    page.get_by_label("Model").select_option(label="Claude Sonnet")
-    send(page, "And again")
-
-    second = answers(page).nth(1)
-    expect(second).to_have_attribute("data-status", "done")
     expect(second.locator(".model-name")).to_have_text("Claude Sonnet")
     expect(second.locator(".provider-name")).to_have_text("Fake Anthropic")
     assert [r.protocol for r in fake_upstream.requests] == ["openai", "anthropic"]
-
-    page.set_viewport_size({"width": 1100, "height": 700})
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
 
     page.reload()
     expect(page.get_by_label("Model")).to_have_value(re.compile(r"\d+"))
@@ -191,3 +195,52 @@ def test_a_carriage_return_in_the_answer_cannot_forge_its_end(
     expect(answer).to_contain_text("world")
     expect(page.locator("#forged")).to_have_count(0)
     expect(answers(page)).to_have_count(1)
+
+
+def test_a_fresh_install_leads_staff_from_the_empty_chat_to_an_answering_ollama(
+    staff: User, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    call_command("seed_providers", "--if-empty", stdout=io.StringIO())
+    # "Ollama started": the seeded provider's address answers (the fake, listing llama3.2).
+    Provider.objects.filter(preset="ollama").update(base_url=fake_upstream.base_url)
+    fake_upstream.models = ["llama3.2"]
+    page.goto(f"{asgi_server}/accounts/login/")
+    page.get_by_label("Username").fill("charlie")
+    page.get_by_label("Password").fill("charlie-password-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{asgi_server}/")
+
+    empty = page.locator(".card.empty")
+    expect(empty).to_contain_text("No model is ready yet")
+    expect(page.get_by_label("Message")).to_have_count(0)
+    empty.get_by_role("link", name="the Ollama provider").click()
+    page.get_by_role("button", name="Verify").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Ollama: OK in")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "It is still switched off: tick “Enabled” on its page and save"
+    )
+    assert len(fake_upstream.requests) == 1  # the check, and nothing else yet
+    page.locator("#id_enabled").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+
+    page.goto(f"{asgi_server}/")
+    assert page.get_by_label("Model").evaluate("s => s.selectedOptions[0].text") == "llama3.2"
+    send(page, "Say hello")
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer).to_contain_text("Hello, world!")
+    expect(answer.locator(".provider-name")).to_have_text("Ollama")
+    assert [r.body["model"] for r in fake_upstream.requests] == ["llama3.2", "llama3.2"]
+
+
+@pytest.mark.screenshot
+def test_the_readme_picture(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    """docs/chat.png: two answers from two providers. Run by `make screenshot` alone."""
+    two_answers_from_two_providers(page, asgi_server)
+
+    page.set_viewport_size({"width": 1100, "height": 700})
+    page.screenshot(path=str(SCREENSHOT))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
 from fakes.upstream import FakeUpstream
-from providers.models import LLMModel
+from providers import registry
+from providers.models import LLMModel, Provider
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 
@@ -38,12 +41,84 @@ def test_the_chat_page_has_the_labelled_composer(alice: Client, model: LLMModel)
     assert '<button type="submit" class="primary">Send</button>' in html
 
 
-def test_with_no_usable_model_the_page_says_what_to_enable(alice: Client) -> None:
-    html = alice.get(reverse("sessions_app:index")).content.decode()
+def empty_state(html: str) -> str:
+    """The card that stands in for the composer when no model can answer."""
+    start = html.index('<div class="card empty" role="status">')
+    return html[start : html.index("</div>", start)]
 
-    assert "No model is ready yet" in html
-    assert "Ask an administrator to enable one." in html
+
+def seed() -> None:
+    call_command("seed_providers", "--if-empty", stdout=io.StringIO())
+
+
+def test_a_freshly_seeded_install_preselects_nothing_and_sends_nothing_upstream(
+    staff_client: Client, staff: User, user: User, fake_upstream: FakeUpstream
+) -> None:
+    seed()
+    # Even with something answering at Ollama's address, nothing goes there unasked.
+    Provider.objects.filter(preset="ollama").update(base_url=fake_upstream.base_url)
+    fake_upstream.models = ["llama3.2"]
+    llama = LLMModel.objects.get(provider__preset="ollama", model_id="llama3.2")
+
+    html = staff_client.get(reverse("sessions_app:index")).content.decode()
+    response = staff_client.post(
+        reverse("sessions_app:send_first"),
+        {"content": "Hello", "model": llama.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    for person in (staff, user):
+        with pytest.raises(registry.NoUsableModelError):
+            registry.default_model(person)
+    assert "No model is ready yet" in empty_state(html)
     assert 'id="composer"' not in html
+    assert "its provider Ollama is switched off" in response.content.decode()
+    assert not ChatSession.objects.exists()
+    assert not Message.objects.exists()
+    assert fake_upstream.requests == []
+
+
+def test_the_empty_chat_tells_staff_to_add_a_key_or_start_ollama(staff_client: Client) -> None:
+    seed()
+    ollama = Provider.objects.get(preset="ollama")
+
+    card = empty_state(staff_client.get(reverse("sessions_app:index")).content.decode())
+
+    providers = reverse("admin:providers_provider_changelist")
+    assert f'<strong>Add an API key</strong>: open <a href="{providers}">Providers</a>' in card
+    assert "<code>ollama serve</code>, then <code>ollama pull llama3.2</code>" in card
+    change = reverse("admin:providers_provider_change", args=[ollama.pk])
+    assert f'<a href="{change}">the Ollama provider</a> press Verify, tick “Enabled”' in card
+    assert f'<a href="{reverse("admin:providers_llmmodel_changelist")}">Models</a>' in card
+    assert "Ask your Switchboard administrator" not in card
+
+
+def test_without_an_ollama_provider_staff_are_sent_to_add_one(staff_client: Client) -> None:
+    seed()
+    Provider.objects.filter(preset="ollama").delete()
+
+    card = empty_state(staff_client.get(reverse("sessions_app:index")).content.decode())
+
+    add = reverse("admin:providers_provider_add")
+    assert f'then <a href="{add}">add a provider</a> with the Ollama preset' in card
+    assert "ollama pull" not in card
+
+
+def test_the_empty_chat_tells_others_to_ask_staff(
+    alice: Client, fake_upstream: FakeUpstream
+) -> None:
+    seed()
+    # A provider that takes personal keys, whose only model is off: a key of her own would
+    # not switch that model on, so the page does not send her to Settings for one.
+    provider = make_fake_provider(fake_upstream, allow_personal_keys=True)
+    make_model(provider, enabled=False)
+
+    card = empty_state(alice.get(reverse("sessions_app:index")).content.decode())
+
+    assert "No model is ready yet" in card
+    assert "Ask your Switchboard administrator (a staff member) to set up a provider" in card
+    assert "/admin/" not in card
+    assert reverse("settings") not in card
 
 
 def test_the_picker_lists_only_usable_models(alice: Client, model: LLMModel) -> None:

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         except IntegrityError:
             raise CommandError(
                 f"A user named “{USERNAME}” exists but is not a superuser; "
-                "make one with `python manage.py createsuperuser`."
+                "make one with `manage.py createsuperuser`."
             ) from None
         self.stdout.write(
             self.style.SUCCESS(f"Created superuser “{USERNAME}” with password: {password}")
