@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fakes.upstream import FakeUpstream
-from providers import registry
+from providers import access
 from providers.models import LLMModel, Provider
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
@@ -68,8 +68,8 @@ def test_a_freshly_seeded_install_preselects_nothing_and_sends_nothing_upstream(
     )
 
     for person in (staff, user):
-        with pytest.raises(registry.NoUsableModelError):
-            registry.default_model(person)
+        with pytest.raises(access.NoUsableModelError):
+            access.default_model(person)
     assert "No model is ready yet" in empty_state(html)
     assert 'id="composer"' not in html
     assert "its provider Ollama is switched off" in response.content.decode()
@@ -118,7 +118,7 @@ def test_the_empty_chat_tells_others_to_ask_staff(
     assert "No model is ready yet" in card
     assert "Ask your Switchboard administrator (a staff member) to set up a provider" in card
     assert "/admin/" not in card
-    assert reverse("settings") not in card
+    assert reverse("accounts:settings") not in card
 
 
 def test_the_picker_lists_only_usable_models(alice: Client, model: LLMModel) -> None:
