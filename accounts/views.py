@@ -57,6 +57,9 @@ def save_key(request: HttpRequest, provider_id: int) -> HttpResponse:
 
 @require_POST
 def remove_key(request: HttpRequest, provider_id: int) -> HttpResponse:
-    PersonalKey.objects.filter(user=request.user, provider_id=provider_id).delete()
-    messages.success(request, "Your key is removed; the team's key is used again.")
+    removed, _ = PersonalKey.objects.filter(user=request.user, provider_id=provider_id).delete()
+    if removed:
+        messages.success(request, "Your key is removed; the team's key is used again.")
+    else:
+        messages.error(request, "You have no key of your own for this provider to remove.")
     return redirect("accounts:settings")

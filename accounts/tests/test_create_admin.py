@@ -29,10 +29,13 @@ def test_it_creates_admin_and_prints_a_working_password_once(
     assert User.objects.count() == 1
 
 
-def test_it_does_nothing_when_any_superuser_exists(staff: User) -> None:
+def test_it_does_nothing_when_any_superuser_exists(
+    staff: User, capsys: pytest.CaptureFixture[str]
+) -> None:
     call_command("create_admin")
 
-    assert not User.objects.filter(username="admin").exists()
+    assert capsys.readouterr().out == "A superuser exists already; no new one created.\n"
+    assert list(User.objects.values_list("username", flat=True)) == ["charlie"]
 
 
 def test_it_explains_when_admin_exists_without_superuser_rights(user: User) -> None:

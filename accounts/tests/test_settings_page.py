@@ -58,8 +58,11 @@ def test_a_bad_personal_key_is_refused_without_echoing_it(alice: Client, openai:
 def test_a_personal_key_can_be_removed(alice: Client, user: User, openai: Provider) -> None:
     PersonalKey.objects.create(user=user, provider=openai, api_key=MY_KEY)
 
-    alice.post(reverse("accounts:remove_key", args=[openai.pk]))
+    response = alice.post(reverse("accounts:remove_key", args=[openai.pk]), follow=True)
 
+    html = response.content.decode()
+    assert "Your key is removed; the team&#x27;s key is used again." in html
+    assert f'<label for="key-{openai.pk}">Your key for OpenAI</label>' in html
     assert not PersonalKey.objects.exists()
 
 
@@ -81,10 +84,12 @@ def test_one_users_key_is_not_another_users(
     client.force_login(other_user)
 
     page = client.get(reverse("accounts:settings")).content.decode()
-    client.post(reverse("accounts:remove_key", args=[openai.pk]))
+    removal = client.post(reverse("accounts:remove_key", args=[openai.pk]), follow=True)
 
+    assert f'<label for="key-{openai.pk}">Your key for OpenAI</label>' in page
     assert "Your key:" not in page
-    assert PersonalKey.objects.filter(user=user).exists()
+    assert "You have no key of your own for this provider to remove." in (removal.content.decode())
+    assert PersonalKey.objects.get().user == user
 
 
 def test_the_default_model_is_saved_and_preselected(

@@ -46,12 +46,15 @@ def directives(header: str) -> dict[str, list[str]]:
     return {name: sources for name, *sources in parts}
 
 
-def assert_strict_page(response: HttpResponse) -> None:
+def assert_strict_page(response: HttpResponse, *, title: str) -> None:
+    """`title`: the page's own, so that an error page or a blank one fails the inline check."""
     header = response["Content-Security-Policy"]
     assert directives(header) == POLICY
     assert "'unsafe-" not in header  # no 'unsafe-inline', 'unsafe-eval', 'unsafe-hashes'
     assert response["Content-Type"].startswith("text/html")
-    assert not INLINE_CODE.search(response.content.decode())
+    html = response.content.decode()
+    assert f"<title>{title}</title>" in html
+    assert not INLINE_CODE.search(html)
 
 
 @pytest.fixture
@@ -63,31 +66,33 @@ def test_the_login_page_carries_the_policy(client: Client, db: None) -> None:
     response = client.get(reverse("accounts:login"))
 
     assert response.status_code == 200
-    assert_strict_page(response)
+    assert_strict_page(response, title="Log in · Switchboard")
+
+
+PAGES = {
+    "/": "Switchboard",
+    "/accounts/settings/": "Settings · Switchboard",
+    "/models/": "Models · Switchboard",
+    "/accounts/password_change/": "Change your password · Switchboard",
+    "/admin/": "Site administration | Switchboard",
+    "/admin/providers/provider/": "Select provider to change | Switchboard",
+    "/admin/providers/provider/add/": "Add provider | Switchboard",
+    "/admin/providers/provider/import/": "Import a catalogue | Switchboard",
+    "/admin/providers/llmmodel/": "Select model to change | Switchboard",
+    "/admin/providers/tier/add/": "Add tier | Switchboard",
+    "/admin/auth/user/": "Select user to change | Switchboard",
+}
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "url",
-    [
-        "/",
-        "/accounts/settings/",
-        "/models/",
-        "/accounts/password_change/",
-        "/admin/",
-        "/admin/providers/provider/",
-        "/admin/providers/provider/add/",
-        "/admin/providers/provider/import/",
-        "/admin/providers/llmmodel/",
-        "/admin/providers/tier/add/",
-        "/admin/auth/user/",
-    ],
-)
-def test_every_page_carries_the_policy_and_no_inline_code(staff_client: Client, url: str) -> None:
+@pytest.mark.parametrize(("url", "title"), PAGES.items(), ids=PAGES.keys())
+def test_every_page_carries_the_policy_and_no_inline_code(
+    staff_client: Client, url: str, title: str
+) -> None:
     response = staff_client.get(url)
 
     assert response.status_code == 200
-    assert_strict_page(response)
+    assert_strict_page(response, title=title)
 
 
 @pytest.mark.django_db
@@ -96,31 +101,39 @@ def test_pages_of_one_object_carry_the_policy_and_no_inline_code(
 ) -> None:
     session = ChatSession.objects.create(owner=staff)
     session.start_turn(content="Say hello", model=model)  # the page holds a streaming answer
-    urls = [
-        session.get_absolute_url(),
-        reverse("admin:providers_provider_change", args=[model.provider.pk]),
-        reverse("admin:providers_llmmodel_change", args=[model.pk]),
-    ]
+    pages = {
+        session.get_absolute_url(): "Say hello · Switchboard",
+        reverse("admin:providers_provider_change", args=[model.provider.pk]): (
+            "Fake OpenAI | Change provider | Switchboard"
+        ),
+        reverse("admin:providers_llmmodel_change", args=[model.pk]): (
+            "GPT-4o (Fake OpenAI) | Change model | Switchboard"
+        ),
+    }
 
-    for url in urls:
+    for url, title in pages.items():
         response = staff_client.get(url)
         assert response.status_code == 200, url
-        assert_strict_page(response)
+        assert_strict_page(response, title=title)
     discovery = staff_client.post(
         reverse("admin:providers_provider_fetch_models", args=[model.provider.pk])
     )
     assert "Fetched models" in discovery.content.decode()
-    assert_strict_page(discovery)
+    assert_strict_page(discovery, title="Fetched models | Switchboard")
 
 
 def test_no_admin_turns_off_both_action_bars() -> None:
     # Django's change_list.html would then write an inline <style>, which the policy blocks.
+    admins = {
+        type(model_admin).__name__: model_admin for model_admin in admin.site._registry.values()
+    }
     without = [
-        type(model_admin).__name__
-        for model_admin in admin.site._registry.values()
+        name
+        for name, model_admin in admins.items()
         if not (model_admin.actions_on_top or model_admin.actions_on_bottom)
     ]
 
+    assert {"ProviderAdmin", "LLMModelAdmin", "TierAdmin"} <= admins.keys()
     assert without == []
 
 

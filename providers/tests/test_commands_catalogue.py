@@ -32,7 +32,10 @@ def test_export_to_a_file_then_a_dry_run_import_changes_nothing(
     call_command("import_config", str(target), "--dry-run")
 
     out = capsys.readouterr().out
-    assert OPENAI_KEY not in target.read_text()
+    exported = target.read_text()
+    assert "name: OpenAI" in exported
+    assert "${OPENAI_API_KEY}" in exported  # where the key goes, named, not the key
+    assert OPENAI_KEY not in exported
     assert "unchanged provider OpenAI" in out
     assert "unchanged model OpenAI/gpt-4o" in out
     assert "Dry run: nothing was changed." in out

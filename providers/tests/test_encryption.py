@@ -22,9 +22,7 @@ def test_it_shows_nothing_of_a_short_secret() -> None:
 def test_a_secret_never_prints_its_plain_value() -> None:
     secret = Secret(OPENAI_KEY)
 
-    assert OPENAI_KEY not in str(secret)
-    assert OPENAI_KEY not in repr(secret)
-    assert OPENAI_KEY not in f"{secret} {secret!r}"
+    assert f"{secret} {secret!r}" == "sk-pr… <Secret sk-pr…>"
     assert secret.reveal() == OPENAI_KEY
 
 
@@ -46,9 +44,9 @@ def test_a_token_no_key_opens_raises_and_never_returns_ciphertext(settings) -> N
     with pytest.raises(UnreadableSecretError) as caught:
         secret.reveal()
 
-    assert token not in str(caught.value)
+    assert str(caught.value) == UnreadableSecretError.user_message
     assert secret.masked() == UNREADABLE_LABEL
-    assert token not in repr(secret)
+    assert repr(secret) == f"<Secret {UNREADABLE_LABEL}>"
 
 
 def test_an_empty_secret_is_false_and_stores_nothing() -> None:

@@ -290,6 +290,8 @@ def test_a_runner_target_carries_the_key_but_never_prints_it() -> None:
     target = make_provider().target()
 
     assert target.api_key == OPENAI_KEY
+    assert "name='OpenAI'" in repr(target)
+    assert "base_url='https://api.openai.com/v1'" in str(target)
     assert OPENAI_KEY not in repr(target)
     assert OPENAI_KEY not in str(target)
 

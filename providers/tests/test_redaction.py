@@ -30,7 +30,9 @@ def test_every_echo_form_is_masked_or_withheld(key: str, echo: str) -> None:
     redacted = redact(text, key)
 
     assert_keyless(redacted, key)
-    assert redacted == WITHHELD or redacted.startswith("Invalid key ")
+    assert redacted == WITHHELD or (
+        redacted.startswith("Invalid key ") and redacted.endswith(" (request req_123).")
+    )
 
 
 @pytest.mark.parametrize("text", ORDINARY)
@@ -52,8 +54,7 @@ def test_one_broken_escape_does_not_hide_a_key_in_the_others() -> None:
 
     redacted = redact(f"path C:\\xyz failed for {escaped}", OPENAI_KEY)
 
-    assert_keyless(redacted, OPENAI_KEY)
-    assert "path C:" in redacted
+    assert_keyless(redacted, OPENAI_KEY, shows="path C:")
 
 
 @pytest.mark.parametrize("prefix", ["token=", "key:", "auth=Basic:"])

@@ -94,6 +94,7 @@ async def test_each_status_raises_its_error_without_the_key(
         await collect(target_for(upstream, "anthropic"), hello(MODEL), into=[])
 
     assert type(caught.value) is error
+    assert "Scripted failure" in caught.value.description  # the upstream's words, masked
     assert KEY not in caught.value.description
 
 

@@ -52,9 +52,8 @@ async def test_a_key_echoed_in_any_form_is_redacted(
     assert fake_upstream.requests[0].key == KEY
     # The upstream's words are kept, unless the key is too entangled in them to cut out.
     kept = WITHHELD if echo == "spaced out" else "Scripted failure"
-    assert kept in caught.value.description
     for text in (caught.value.description, str(caught.value), caught.value.detail):
-        assert_keyless(text, KEY)
+        assert_keyless(text, KEY, shows=kept)
     assert caught.value.__cause__ is None  # no traceback can show the SDK's unredacted error
 
 
@@ -69,7 +68,7 @@ async def test_an_error_event_mid_stream_echoing_the_key_is_redacted(
         await collect(target_for(fake_upstream, protocol), hello("gpt-4o"), into=[])
 
     assert caught.value.detail.startswith(("The server had an error", "Overloaded"))
-    assert_keyless(caught.value.description, KEY)
+    assert_keyless(caught.value.description, KEY, shows=caught.value.detail)
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])

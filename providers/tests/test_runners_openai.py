@@ -107,6 +107,8 @@ async def test_each_status_raises_its_error_without_the_key(
         await collect(target_for(fake_upstream, "openai"), hello("gpt-4o"), into=[])
 
     assert type(caught.value) is error
+    assert caught.value.user_message in str(caught.value)
+    assert "Scripted failure" in caught.value.description  # the upstream's words, masked
     assert KEY not in str(caught.value)
     assert KEY not in caught.value.description
 

@@ -16,7 +16,9 @@ def test_raw_html_and_scripts_never_pass() -> None:
 
     assert "<script" not in html
     assert "<img" not in html
-    assert "&lt;script&gt;" in html  # shown as text, harmless
+    # Shown as text, harmless.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 def test_links_are_safe() -> None:
@@ -24,4 +26,5 @@ def test_links_are_safe() -> None:
 
     assert 'href="https://example.com"' in html
     assert 'rel="noopener noreferrer nofollow"' in html
-    assert 'href="javascript:' not in html  # left as plain text
+    assert 'href="javascript:' not in html
+    assert "[bad](javascript:alert(1))" in html  # left as plain text

@@ -105,4 +105,6 @@ def test_a_models_own_limit_cuts_its_answer_there(
     assert (answer.status, len(answer.content)) == ("error", 2_345)
     assert "passed the size limit of 2,345 characters" in events[-1][1]
     assert "".join(data for name, data in events if name == "delta") == answer.content
-    assert "max_answer_chars" not in (fake_upstream.requests[0].body or {})
+    sent = fake_upstream.requests[0].body
+    assert sent["model"] == "gpt-4o"
+    assert "max_answer_chars" not in sent  # our own limit, not the upstream's
