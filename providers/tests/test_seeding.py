@@ -60,6 +60,7 @@ def test_it_never_overwrites_what_someone_changed() -> None:
     report = seed_providers(api_keys={})
 
     assert report.created == []
+    assert len(report.skipped) == len(BUILTIN_PRESETS)
     openai.refresh_from_db()
     assert openai.name == "OpenAI (research)"
     assert not openai.models.filter(model_id="gpt-5.5").exists()
@@ -100,7 +101,9 @@ def test_env_keys_are_stored_encrypted_and_enable_the_provider(
     assert openai.api_key.reveal() == OPENAI_KEY
     with connection.cursor() as cursor:
         cursor.execute("SELECT api_key FROM providers_provider")
-        assert all(OPENAI_KEY not in row[0] for row in cursor.fetchall())
+        stored = [row[0] for row in cursor.fetchall() if row[0]]
+    assert len(stored) == 2
+    assert all(token.startswith("gAAAAA") and OPENAI_KEY not in token for token in stored)
     captured = capsys.readouterr()
     assert "2 keys stored" in captured.out
     assert OPENAI_KEY not in captured.out + captured.err

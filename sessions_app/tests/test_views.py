@@ -127,6 +127,7 @@ def test_the_picker_lists_only_usable_models(alice: Client, model: LLMModel) -> 
     html = alice.get(reverse("sessions_app:index")).content.decode()
 
     assert f'value="{off.pk}"' not in html
+    assert f'<option value="{model.pk}" selected>GPT-4o</option>' in html
 
 
 def test_sending_saves_the_turn_and_returns_the_streaming_partial(
@@ -232,8 +233,10 @@ def test_rename_and_delete(alice: Client, user: User) -> None:
     session.refresh_from_db()
     assert session.title == "New title"
 
-    alice.post(reverse("sessions_app:delete", args=[session.public_id]))
+    deleted = alice.post(reverse("sessions_app:delete", args=[session.public_id]), follow=True)
     assert not ChatSession.objects.exists()
+    assert deleted.redirect_chain == [(reverse("sessions_app:index"), 302)]
+    assert "Chat deleted." in deleted.content.decode()
 
 
 def test_stop_before_the_stream_starts_marks_it_stopped(
@@ -273,6 +276,11 @@ def test_another_persons_chat_is_a_404(
     session.refresh_from_db()
     assert session.title == "Alice's"
     assert not session.messages.exists()
+    client.force_login(user)  # the same request is no 404 for the owner
+    owner = getattr(client, method)(
+        reverse(name, args=[session.public_id]), {"content": "x", "model": model.pk, "title": "x"}
+    )
+    assert owner.status_code in (200, 204, 302)
 
 
 @pytest.mark.parametrize(
@@ -298,6 +306,9 @@ def test_another_persons_answer_is_a_404(
     reply.refresh_from_db()
     assert reply.status == "pending"
     assert session.messages.count() == 2
+    if not name.endswith("stream"):  # a stream is served in test_streaming.py
+        client.force_login(user)  # the same request is no 404 for the owner
+        assert method(reverse(name, args=[session.public_id, reply.public_id])).status_code != 404
 
 
 def test_an_unknown_chat_is_a_404(alice: Client) -> None:
