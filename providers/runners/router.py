@@ -17,8 +17,10 @@ import httpx2
 from django.utils.module_loading import import_string
 
 from providers import outbound
+from providers.redaction import redact
 from providers.runners.base import (
     ChatRequest,
+    ConfigurationError,
     Event,
     ProviderTarget,
     Runner,
@@ -44,11 +46,32 @@ def preload_runners() -> None:
 
 
 def build_runner(target: ProviderTarget) -> Runner:
+    """A runner on a new guarded client. Raises ConfigurationError."""
+    _check_base_url(target)
     client = outbound.build_client(
         allow_private_network=target.allow_private_network,
         timeout=httpx2.Timeout(target.read_timeout, connect=target.connect_timeout),
     )
     return import_string(RUNNERS[target.protocol])(target, http_client=client)
+
+
+def _check_base_url(target: ProviderTarget) -> None:
+    """Refuse a stored base URL the HTTP client cannot use (saved past the admin's checks:
+    an old row, a raw UPDATE). The SDKs parse it in their constructors, where no error is
+    translated, and a port past 65535 fails in the socket layer with an error neither
+    SDK wraps: either would end a bulk verify, or a stream, in a traceback."""
+    try:
+        url = httpx2.URL(target.base_url)
+    except httpx2.InvalidURL as error:
+        raise ConfigurationError(
+            redact(f"Its base URL does not parse: {error}.", target.api_key)
+        ) from None
+    if url.scheme not in ("http", "https"):
+        raise ConfigurationError("Its base URL is not an http:// or https:// URL.")
+    if not url.host:
+        raise ConfigurationError("Its base URL names no host.")
+    if url.port is not None and url.port > 65535:
+        raise ConfigurationError(f"Its base URL's port, {url.port}, is past 65535.")
 
 
 @asynccontextmanager
