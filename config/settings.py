@@ -159,7 +159,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; the busy timeout makes a second
         # writer wait instead of failing with "database is locked"; IMMEDIATE takes the
-        # write lock at BEGIN, so two transactions never deadlock upgrading a read lock.
+        # write lock at BEGIN, so a transaction never fails upgrading a read lock (a
+        # deferred one does when another wrote meanwhile) and reads what the one before it
+        # committed: SQLite ignores select_for_update, and this is what serialises the
+        # transactions that use it. No atomic block waits on the network, so the app-wide
+        # lock is held for milliseconds (admin change pages included).
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

@@ -11,6 +11,7 @@ token); OpenAI-compatible clients send a bearer token.
         upstream.anthropic_base_url                     # http://127.0.0.1:PORT
         upstream.faults.append(Fault(status=429, retry_after=7))  # next request only
         upstream.requests[0].headers["authorization"]
+        upstream.open_connections                       # clients' connections open now
 
 Streams use chunked transfer encoding, as real upstreams do, so a cut stream is a
 transport error the client can see, not a clean end. Run it by hand for benchmarks:
@@ -126,6 +127,7 @@ class FakeUpstream:
     anthropic_base_url: str = ""
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests handled at once, for concurrency bounds
+    open_connections: int = 0  # client connections open now; a client closing ends its own
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_fault(self) -> Fault:
@@ -145,6 +147,10 @@ class FakeUpstream:
         with self._lock:
             self.in_flight -= 1
 
+    def connected(self, change: int) -> None:
+        with self._lock:
+            self.open_connections += change
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -152,6 +158,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean; the requests are recorded instead
+
+    def setup(self) -> None:
+        super().setup()
+        self.upstream.connected(+1)
+
+    def finish(self) -> None:
+        # Called once the connection is done: the client closed it, or a fault cut it.
+        try:
+            super().finish()
+        finally:
+            self.upstream.connected(-1)
 
     def do_GET(self) -> None:
         self._handle()

@@ -16,12 +16,19 @@ from providers import validators
 from providers.keys.encryption import Secret
 from providers.keys.fields import EncryptedTextField
 from providers.presets import PRESETS, Preset, key_prefix_warning
-from providers.runners.base import ProviderTarget
+from providers.runners.base import ConfigurationError, ProviderTarget
 
 
 class Protocol(models.TextChoices):
     OPENAI = "openai", "OpenAI-compatible"
     ANTHROPIC = "anthropic", "Anthropic"
+
+
+# The settings a runner is built with (Provider.target), checked again when read.
+CONNECTION_SETTINGS = {
+    name: validators.PROVIDER_SETTINGS[name]
+    for name in ("connect_timeout", "read_timeout", "extra_headers")
+}
 
 
 class Provider(models.Model):
@@ -80,8 +87,17 @@ class Provider(models.Model):
 
     def target(self, *, personal_key: Secret | None = None) -> ProviderTarget:
         """Plain values for a runner: with a person's own key when given and this provider
-        allows personal keys, else the team's. Raises UnreadableSecretError."""
+        allows personal keys, else the team's. Raises UnreadableSecretError, or
+        ConfigurationError for a stored value a runner cannot use (saved past clean(): an
+        old row, a raw UPDATE), so one such row fails alone, with its reason."""
         settings = self.settings if isinstance(self.settings, dict) else {}
+        if self.protocol not in Protocol.values:
+            raise ConfigurationError(
+                f"Its protocol, {self.protocol!r}, is not one Switchboard speaks."
+            )
+        for name, rule in CONNECTION_SETTINGS.items():
+            if name in settings and (problem := rule.problem(settings[name])):
+                raise ConfigurationError(f"Its setting {name}: {problem}.")
         personal = personal_key if personal_key and self.allow_personal_keys else None
         return ProviderTarget(
             name=self.name,

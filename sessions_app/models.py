@@ -51,6 +51,7 @@ class ChatSession(models.Model):
     def start_turn(self, *, content: str, model: LLMModel) -> tuple[Message, Message]:
         """Save the question and a pending answer from `model`; the model becomes current."""
         with transaction.atomic():
+            self._lock()
             question = self.messages.create(role=Role.USER, content=content, status=Status.DONE)
             reply = self._pending_answer(model)
             self.current_model = model
@@ -66,13 +67,24 @@ class ChatSession(models.Model):
         answer stays in the record, and only the newest goes upstream with later turns.
         """
         with transaction.atomic():
-            latest = self.messages.select_for_update().order_by("-created_at", "-id").first()
-            if latest != answer or answer.role != Role.ASSISTANT or answer.is_open:
+            self._lock()
+            # Read under the lock, not from `answer`: the caller's copy may be stale.
+            latest = self.messages.order_by("-created_at", "-id").first()
+            if latest != answer or latest.role != Role.ASSISTANT or latest.is_open:
                 raise AnswerAgainError("Only the last, finished answer can be answered again.")
             reply = self._pending_answer(model)
             self.current_model = model
             self.save(update_fields=["current_model", "updated_at"])
         return reply
+
+    def _lock(self) -> None:
+        """One turn or answer again at a time per session, so each reads the messages the
+        one before it wrote. Locking the newest message is not enough: under READ
+        COMMITTED a second transaction waiting on it re-reads only that row, never the
+        answer the first one added. PostgreSQL takes the session's row lock here; SQLite
+        ignores select_for_update, and its IMMEDIATE transactions (config/settings.py)
+        already hold the write lock from BEGIN."""
+        ChatSession.objects.select_for_update().filter(pk=self.pk).first()
 
     def _pending_answer(self, model: LLMModel) -> Message:
         # The snapshots keep the audit tag readable after the model is deleted.

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
@@ -47,6 +47,8 @@ _OTHER_UNICODE = (
 MAX_PROVIDERS = 200
 MAX_MODELS = 10_000
 MAX_TIERS = 200
+# The advisory lock key of catalogue applies: any number no other lock of ours uses.
+REGISTRY_LOCK = 0x5B_CA7A
 
 
 class CatalogueError(UserFacingError):
@@ -143,11 +145,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # what the flat JSON format could not map
 
     def apply(self, *, prune: bool) -> list[Change]:
-        """The changes made, in one transaction; CatalogueError, with nothing changed, when
-        a rule the plan checked fails now: the registry changed in between (another
-        worker, another import)."""
+        """The changes made, in one transaction, one apply at a time; CatalogueError, with
+        nothing changed, when a rule the plan checked fails now: the registry changed in
+        between (another worker, another import)."""
         try:
             with transaction.atomic():
+                _lock_registry()
                 return _apply(self, prune=prune)
         except (ValidationError, IntegrityError) as error:
             detail = "; ".join(error.messages) if isinstance(error, ValidationError) else error
@@ -157,6 +160,17 @@ class Plan:
                     f"changed ({detail}); show the plan again"
                 ]
             ) from None
+
+
+def _lock_registry() -> None:
+    """One apply at a time, the next seeing what the one before it wrote. Unserialised, two
+    imports inserting the same names in different orders each wait on the other's first
+    insert: PostgreSQL breaks that deadlock with an error. There a transaction-level
+    advisory lock serialises them (released at commit or rollback); SQLite's IMMEDIATE
+    transactions (config/settings.py) already hold its one write lock from BEGIN."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REGISTRY_LOCK])
 
 
 # An error report shows no key: the variables', or a plain one the JSON format carries.

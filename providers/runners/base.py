@@ -13,6 +13,7 @@ ProviderError                 .user_message: one sentence for people; never hold
 ├── UnavailableError          5xx, an error event mid-stream
 │   └── UnreachableError      refused or reset connection, unknown host
 ├── DestinationRefusedError   the guarded transport refused the address
+├── ConfigurationError        a stored value the runner cannot use (saved past the checks)
 └── MalformedResponseError    body or stream not in the protocol's shape, or a redirect
 
 Each class carries the `category` verification reports ("bad key", "rate limited", …).
@@ -87,6 +88,13 @@ class UnreachableError(UnavailableError):
 class DestinationRefusedError(ProviderError):
     category = "refused address"
     user_message = "Switchboard refused to connect to this address."
+
+
+class ConfigurationError(ProviderError):
+    category = "bad configuration"
+    user_message = (
+        "The provider is set up in a way Switchboard cannot use; correct it in the admin."
+    )
 
 
 class MalformedResponseError(ProviderError):

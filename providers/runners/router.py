@@ -2,22 +2,29 @@
 
 Runners dispatch on the provider's protocol, one entry per protocol. A chat keeps one
 long-lived runner per provider (its HTTP connections pooled), rebuilt when the provider's
-settings or key change; any process can rebuild it, so it may live in this module.
+settings or key change, and closed once no stream uses it any more; any process can
+rebuild it, so it may live in this module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 
 import httpx2
 from django.utils.module_loading import import_string
 
+from providers.keys.redaction import redact
 from providers.runners.base import (
     ChatRequest,
+    ConfigurationError,
     Event,
     ProviderTarget,
     Runner,
@@ -44,11 +51,32 @@ def preload_runners() -> None:
 
 
 def build_runner(target: ProviderTarget) -> Runner:
+    """A runner on a new guarded client. Raises ConfigurationError."""
+    _check_base_url(target)
     client = transport.build_client(
         allow_private_network=target.allow_private_network,
         timeout=httpx2.Timeout(target.read_timeout, connect=target.connect_timeout),
     )
     return import_string(RUNNERS[target.protocol])(target, http_client=client)
+
+
+def _check_base_url(target: ProviderTarget) -> None:
+    """Refuse a stored base URL the HTTP client cannot use (saved past the admin's checks:
+    an old row, a raw UPDATE). The SDKs parse it in their constructors, where no error is
+    translated, and a port past 65535 fails in the socket layer with an error neither
+    SDK wraps: either would end a bulk verify, or a stream, in a traceback."""
+    try:
+        url = httpx2.URL(target.base_url)
+    except httpx2.InvalidURL as error:
+        raise ConfigurationError(
+            redact(f"Its base URL does not parse: {error}.", target.api_key)
+        ) from None
+    if url.scheme not in ("http", "https"):
+        raise ConfigurationError("Its base URL is not an http:// or https:// URL.")
+    if not url.host:
+        raise ConfigurationError("Its base URL names no host.")
+    if url.port is not None and url.port > 65535:
+        raise ConfigurationError(f"Its base URL's port, {url.port}, is past 65535.")
 
 
 @asynccontextmanager
@@ -61,30 +89,77 @@ async def open_runner(target: ProviderTarget) -> AsyncIterator[Runner]:
         await runner.aclose()
 
 
-# (provider name, key) → (its target, the event loop its client belongs to, the runner).
-# Personal keys get runners of their own; the oldest are dropped past RUNNER_CACHE_SIZE.
-_runners: OrderedDict[tuple[str, str], tuple[ProviderTarget, asyncio.AbstractEventLoop, Runner]]
-_runners = OrderedDict()
+@dataclass
+class _Cached:
+    target: ProviderTarget
+    loop: asyncio.AbstractEventLoop  # an httpx client is bound to the loop it ran on
+    runner: Runner
+    streams: int = 0  # streams reading from it now
+    retired: bool = False  # out of the cache: closed when its last stream ends
+
+
+# A digest of (provider name, key) → the provider's runner. Personal keys get runners of
+# their own; past RUNNER_CACHE_SIZE the least recently used leaves. Keyed by a digest so
+# that no module-level dict holds keys as its keys (the runner itself needs its key).
+_runners: OrderedDict[bytes, _Cached] = OrderedDict()
 RUNNER_CACHE_SIZE = 256
+_lock = threading.Lock()  # each thread with an event loop of its own may stream
+_closing: set[asyncio.Task] = set()  # a task nothing refers to may be collected unfinished
 
 
-def runner_for(target: ProviderTarget) -> Runner:
-    """The provider's long-lived runner; a changed target (URL, key, timeouts) gets a new one.
+@contextmanager
+def runner_for(target: ProviderTarget) -> Iterator[Runner]:
+    """The provider's long-lived runner, held for the block; a changed target (URL, key,
+    timeouts) gets a new one.
 
-    A replaced runner is not closed here: a stream may still be reading from it. Its
-    connections close when it is collected.
+    A runner that leaves the cache (replaced, or the least recently used past
+    RUNNER_CACHE_SIZE) is closed, its connections with it, once no block holds it: a
+    stream may still be reading from it.
     """
-    loop = asyncio.get_running_loop()  # an httpx client is bound to the loop it ran on
-    slot = (target.name, target.api_key)
-    cached = _runners.get(slot)
-    if cached and cached[0] == target and cached[1] is loop:
-        _runners.move_to_end(slot)
-        return cached[2]
-    runner = build_runner(target)
-    _runners[slot] = (target, loop, runner)
-    if len(_runners) > RUNNER_CACHE_SIZE:
-        _runners.popitem(last=False)
-    return runner
+    loop = asyncio.get_running_loop()
+    slot = hashlib.sha256(json.dumps([target.name, target.api_key]).encode()).digest()
+    with _lock:
+        cached = _runners.get(slot)
+        if cached and cached.target == target and cached.loop is loop:
+            _runners.move_to_end(slot)
+        else:
+            runner = build_runner(target)  # first: if it raises, the cache is as it was
+            if cached:
+                _retire(cached)
+            cached = _runners[slot] = _Cached(target, loop, runner)
+            while len(_runners) > RUNNER_CACHE_SIZE:
+                _retire(_runners.popitem(last=False)[1])
+        cached.streams += 1
+    try:
+        yield cached.runner
+    finally:
+        with _lock:
+            cached.streams -= 1
+            if cached.retired and not cached.streams:
+                _close(cached)
+
+
+def _retire(cached: _Cached) -> None:
+    cached.retired = True
+    if not cached.streams:
+        _close(cached)
+
+
+def _close(cached: _Cached) -> None:
+    """Close the runner on its own loop. A loop no longer running (a test's, or a
+    worker's that has ended) can run nothing more; its sockets close when collected."""
+    if not cached.loop.is_running():
+        return
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if cached.loop is here:
+        task = here.create_task(cached.runner.aclose())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    else:
+        asyncio.run_coroutine_threadsafe(cached.runner.aclose(), cached.loop)
 
 
 async def stream_reply(target: ProviderTarget, request: ChatRequest) -> AsyncIterator[Event]:
@@ -93,16 +168,16 @@ async def stream_reply(target: ProviderTarget, request: ChatRequest) -> AsyncIte
     After a token the person has seen text, and a retry would repeat it; errors a retry
     cannot fix (a bad key, a bad request, a rate limit) are not retried at all.
     """
-    runner = runner_for(target)
-    for attempt in (1, 2):
-        relayed = False
-        try:
-            async for event in runner.stream(request):
-                relayed = relayed or isinstance(event, TextDelta)
-                yield event
-        except (UnavailableError, UpstreamTimeoutError) as error:
-            if relayed or attempt == 2:
-                raise
-            logger.warning("Retrying %s once: %s", target.name, error.description)
-        else:
-            return
+    with runner_for(target) as runner:
+        for attempt in (1, 2):
+            relayed = False
+            try:
+                async for event in runner.stream(request):
+                    relayed = relayed or isinstance(event, TextDelta)
+                    yield event
+            except (UnavailableError, UpstreamTimeoutError) as error:
+                if relayed or attempt == 2:
+                    raise
+                logger.warning("Retrying %s once: %s", target.name, error.description)
+            else:
+                return

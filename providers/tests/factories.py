@@ -63,3 +63,18 @@ def make_fake_provider(upstream: FakeUpstream, **overrides: Any) -> Provider:
         "api_key": ANTHROPIC_KEY if anthropic else OPENAI_KEY,
     } | overrides
     return make_provider(**fields)
+
+
+# Base URLs the database holds but the HTTP client cannot use, as a row saved past the
+# admin's checks may have: one the URL parser refuses, one refused only at connect time.
+UNUSABLE_BASE_URLS = {
+    "unclosed IPv6 bracket": ("http://[::1", "Its base URL does not parse: Invalid port: ':1'."),
+    "port past 65535": ("http://127.0.0.1:99999/v1", "Its base URL's port, 99999, is past 65535."),
+}
+
+
+def break_base_url(
+    provider: Provider, url: str = UNUSABLE_BASE_URLS["unclosed IPv6 bracket"][0]
+) -> None:
+    """Store `url` as it is, past every check, as a raw UPDATE would."""
+    Provider.objects.filter(pk=provider.pk).update(base_url=url)

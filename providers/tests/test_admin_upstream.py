@@ -7,10 +7,12 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import Provider
-from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from providers.runners.base import ConfigurationError
+from providers.tests.factories import OPENAI_KEY, break_base_url, make_fake_provider, make_model
 from providers.tests.html_forms import form_fields
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +187,32 @@ def test_enabling_models_needs_the_change_permission(
     assert response.status_code == 403
     model.refresh_from_db()
     assert not model.enabled
+
+
+def test_bulk_actions_name_a_base_url_they_cannot_use_and_do_the_rest(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    good = make_fake_provider(fake_upstream, name="Good")
+    broken = make_fake_provider(fake_upstream, name="Broken")
+    break_base_url(broken)
+    url = reverse("admin:providers_provider_changelist")
+    selected = [broken.pk, good.pk]
+
+    verified = page_text(
+        staff_client.post(
+            url, {"action": "verify_selected", "_selected_action": selected}, follow=True
+        )
+    )
+    fetched = page_text(
+        staff_client.post(url, {"action": "fetch_models_selected", "_selected_action": selected})
+    )
+
+    problem = escape(
+        f"{ConfigurationError.user_message} Its base URL does not parse: Invalid port: ':1'."
+    )
+    assert f"Broken: bad configuration: {problem}" in verified
+    assert re.search(r"Good: OK in \d+ ms \(model list\)", verified)
+    assert '<td class="field-status">bad configuration</td>' in verified
+    assert problem in fetched
+    assert "2 new, 0 missing, 0 unchanged" in fetched
+    assert (broken.models.count(), good.models.count()) == (0, 2)

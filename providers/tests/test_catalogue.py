@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sys
 import textwrap
+from functools import partial
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from providers.catalogue import (
     read_document,
 )
 from providers.models import LLMModel, Provider, Tier
+from providers.tests.concurrency import race, statement
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
@@ -530,3 +532,22 @@ def test_a_registry_changed_between_plan_and_apply_fails_whole_with_a_reason() -
     assert problem.startswith("(document): the registry changed while this was applied")
     assert "Re-enter the API key to point this provider at a.example" in problem
     assert Provider.objects.get(name="A").base_url == "https://elsewhere.example/v1"
+
+
+@pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
+def test_two_imports_at_once_both_apply_one_after_the_other() -> None:
+    a = "{name: A, preset: custom, base_url: 'https://a.example/v1'}"
+    b = "{name: B, preset: custom, base_url: 'https://b.example/v1'}"
+    # Each creates A and B, in opposite orders: unserialised, each would wait on the name
+    # the other inserted first, a deadlock that PostgreSQL ends with an error (a 500).
+    plans = [
+        read_document(f"providers: [{one}, {two}]\n", env=ENV) for one, two in [(a, b), (b, a)]
+    ]
+    second_insert = 'INSERT INTO "providers_provider"'
+
+    errors = race(
+        *((partial(p.apply, prune=False), statement(second_insert, nth=2)) for p in plans)
+    )
+
+    assert errors == [None, None]
+    assert sorted(Provider.objects.values_list("name", flat=True)) == ["A", "B"]

@@ -9,7 +9,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from fakes.upstream import FakeUpstream, Fault
-from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from providers.runners.base import ConfigurationError
+from providers.tests.factories import (
+    OPENAI_KEY,
+    UNUSABLE_BASE_URLS,
+    break_base_url,
+    make_fake_provider,
+    make_model,
+)
 from providers.tests.leaks import assert_keyless
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +123,33 @@ def test_a_key_echoed_changed_reaches_no_output_log_or_stored_error(
     assert "Scripted failure" in captured.out  # the upstream's words, masked
     for text in (captured.out, captured.err, caplog.text, str(caught.value), provider.last_error):
         assert_keyless(text, OPENAI_KEY)
+
+
+@pytest.mark.parametrize(("url", "detail"), UNUSABLE_BASE_URLS.values(), ids=UNUSABLE_BASE_URLS)
+def test_verify_providers_names_a_base_url_it_cannot_use_and_verifies_the_rest(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str], url: str, detail: str
+) -> None:
+    make_fake_provider(fake_upstream, name="Good")
+    break_base_url(make_fake_provider(fake_upstream, name="Broken"), url)
+
+    with pytest.raises(CommandError, match=r"1 of 2 providers failed verification\."):
+        call_command("verify_providers")
+
+    out = capsys.readouterr().out
+    assert f"Broken: bad configuration: {ConfigurationError.user_message} {detail}" in out
+    assert "Good: OK in " in out
+
+
+def test_fetch_models_names_a_base_url_it_cannot_use_and_fetches_the_rest(
+    fake_upstream: FakeUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = make_fake_provider(fake_upstream, name="Good")
+    break_base_url(make_fake_provider(fake_upstream, name="Broken"))
+
+    with pytest.raises(CommandError, match=r"1 of 2 providers could not list models\."):
+        call_command("fetch_models")
+
+    out = capsys.readouterr().out
+    assert f"Broken: {ConfigurationError.user_message} Its base URL does not parse" in out
+    assert "Good: 2 new, 0 missing, 0 unchanged" in out
+    assert good.models.count() == 2

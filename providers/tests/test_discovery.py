@@ -6,9 +6,9 @@ import pytest
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import LLMModel, ModelSource
-from providers.runners.base import AuthError, MalformedResponseError
+from providers.runners.base import AuthError, ConfigurationError, MalformedResponseError
 from providers.tests.concurrency import run_at_once
-from providers.tests.factories import make_fake_provider, make_model
+from providers.tests.factories import break_base_url, make_fake_provider, make_model
 from providers.upstream.discovery import DiscoveryError, fetch_models
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +154,20 @@ def test_two_fetches_at_once_create_each_model_once(fake_upstream: FakeUpstream)
 
     assert errors == []
     assert LLMModel.objects.filter(provider=provider).count() == 20
+
+
+def test_a_base_url_the_client_cannot_use_is_named_and_nothing_changes(
+    fake_upstream: FakeUpstream,
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    break_base_url(provider)
+    provider.refresh_from_db()
+
+    with pytest.raises(ConfigurationError) as caught:
+        fetch_models(provider)
+
+    assert caught.value.description == (
+        f"{ConfigurationError.user_message} Its base URL does not parse: Invalid port: ':1'."
+    )
+    assert not provider.models.exists()
+    assert fake_upstream.requests == []

@@ -6,15 +6,20 @@ import pytest
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import Provider
+from providers.runners.base import ConfigurationError
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
+    UNUSABLE_BASE_URLS,
+    break_base_url,
     make_fake_provider,
     make_model,
 )
 from providers.upstream.verification import VerificationResult, verify_providers
 
 pytestmark = pytest.mark.django_db
+
+BAD_SETUP = ConfigurationError.user_message
 
 
 def verify_one(provider: Provider) -> VerificationResult:
@@ -212,3 +217,49 @@ def test_bulk_verification_runs_four_at_a_time(fake_upstream: FakeUpstream) -> N
     assert [p.name for p, _ in results] == [p.name for p in providers]
     assert sum(r.ok for _, r in results) == 6
     assert fake_upstream.max_in_flight == 4
+
+
+@pytest.mark.parametrize(("url", "detail"), UNUSABLE_BASE_URLS.values(), ids=UNUSABLE_BASE_URLS)
+def test_a_base_url_the_client_cannot_use_fails_that_provider_and_no_other(
+    fake_upstream: FakeUpstream, url: str, detail: str
+) -> None:
+    make_fake_provider(fake_upstream, name="Good")
+    break_base_url(make_fake_provider(fake_upstream, name="Broken"), url)
+
+    results = verify_providers(list(Provider.objects.order_by("name")))
+
+    [(broken, failed), (good, verified)] = results
+    assert (broken.name, failed.ok, failed.category) == ("Broken", False, "bad configuration")
+    assert failed.message == f"{BAD_SETUP} {detail}"
+    assert (good.name, verified.ok) == ("Good", True)
+    broken.refresh_from_db()
+    assert broken.last_error == f"bad configuration: {BAD_SETUP} {detail}"
+    assert len(fake_upstream.requests) == 1  # Good's
+
+
+@pytest.mark.parametrize(
+    ("stored", "detail"),
+    [
+        (
+            {"settings": {"connect_timeout": "5"}},
+            "Its setting connect_timeout: must be a number between 0.5 and 60, not a string.",
+        ),
+        (
+            {"settings": {"extra_headers": {"X-Team": 7}}},
+            "Its setting extra_headers: must be an object of header names to string values, "
+            'e.g. {"X-Team": "ml"}.',
+        ),
+        ({"protocol": "grpc"}, "Its protocol, 'grpc', is not one Switchboard speaks."),
+    ],
+    ids=["timeout", "headers", "protocol"],
+)
+def test_a_stored_value_the_runner_cannot_use_fails_that_provider_and_no_other(
+    fake_upstream: FakeUpstream, stored: dict, detail: str
+) -> None:
+    make_fake_provider(fake_upstream, name="Good")
+    Provider.objects.filter(pk=make_fake_provider(fake_upstream, name="Broken").pk).update(**stored)
+
+    [(_, failed), (_, verified)] = verify_providers(list(Provider.objects.order_by("name")))
+
+    assert (failed.category, failed.message) == ("bad configuration", f"{BAD_SETUP} {detail}")
+    assert verified.ok

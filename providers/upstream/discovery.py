@@ -51,7 +51,8 @@ def fetch_models(provider: Provider, *, enable_new: bool | None = None) -> Disco
     if not listed:
         raise DiscoveryError(f"{provider.name} listed no models; nothing was changed.")
     if enable_new is None:
-        enable_new = bool((provider.settings or {}).get("auto_enable_new_models", False))
+        settings = provider.settings if isinstance(provider.settings, dict) else {}
+        enable_new = bool(settings.get("auto_enable_new_models", False))
     return _record(provider, listed, enable_new=enable_new)
 
 

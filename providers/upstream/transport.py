@@ -21,8 +21,10 @@ whole body MAX_BODY_BYTES, or OversizedResponseError ends it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import anyio
@@ -225,13 +227,21 @@ class _BoundedStream(httpx2.AsyncByteStream):
         await self._stream.aclose()
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One context for every client: loading the CA store takes ~30 ms, which each new
+    client paid twice (httpx2's pool and ours), and a runner is built per provider
+    change. A context is safe to share: it is only read once set up."""
+    return httpx2.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, *, allow_private_network: bool, resolver: Resolver = resolve) -> None:
-        super().__init__(trust_env=False, limits=LIMITS)
+        super().__init__(verify=_ssl_context(), trust_env=False, limits=LIMITS)
         self._allow_private_network = allow_private_network
         # httpx2 builds its pool on the default backend; this one differs only in the backend.
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=_ssl_context(),
             max_connections=LIMITS.max_connections,
             max_keepalive_connections=LIMITS.max_keepalive_connections,
             keepalive_expiry=LIMITS.keepalive_expiry,

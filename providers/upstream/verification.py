@@ -70,6 +70,11 @@ def verify_providers(providers: Sequence[Provider]) -> list[tuple[Provider, Veri
         except UnreadableSecretError as error:
             results[provider.pk] = VerificationResult(False, None, "bad key", error.user_message)
             continue
+        except ProviderError as error:  # a stored value the runner cannot use
+            results[provider.pk] = VerificationResult(
+                False, None, error.category, error.description
+            )
+            continue
         model = provider.verification_model()
         jobs.append((provider, target, model.model_id if model else None))
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from providers.tests.concurrency import race, statement
 from providers.tests.factories import make_model, make_provider
-from sessions_app.models import ChatSession, Message
+from sessions_app.models import AnswerAgainError, ChatSession, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +44,32 @@ def test_sessions_have_unguessable_public_ids_and_list_newest_first(user: User) 
     assert older.public_id != newer.public_id
     assert older.public_id.version == 4
     assert list(ChatSession.objects.filter(owner=user)) == [newer, older]
+
+
+@pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
+def test_a_regenerate_racing_a_new_question_never_answers_past_it(user: User) -> None:
+    model = make_model(make_provider())
+    session = ChatSession.objects.create(owner=user)
+    _, answer = session.start_turn(content="Hi", model=model)
+    Message.objects.filter(pk=answer.pk).update(status="done", content="Hello!")
+    answer.refresh_from_db()
+
+    # The regenerate holds until the new turn has been written or waits on a lock.
+    errors = race(
+        (lambda: session.answer_again(answer, model=model), statement("INSERT")),
+        (lambda: session.start_turn(content="And now?", model=model), None),
+    )
+
+    # Either order is fine, as long as it is one order: a redone answer to "Hi" after
+    # "And now?" would be read upstream as the answer to "And now?".
+    again_first = [("user", "Hi", "done"), ("assistant", "Hello!", "done")]
+    again_first += [("assistant", "", "pending"), ("user", "And now?", "done")]
+    again_first += [("assistant", "", "pending")]
+    turn_first = [again_first[i] for i in (0, 1, 3, 4)]
+    messages = [(m.role, m.content, m.status) for m in session.messages.all()]
+    if errors[0] is None:
+        assert messages == again_first
+    else:
+        assert isinstance(errors[0], AnswerAgainError)
+        assert messages == turn_first
+    assert errors[1] is None

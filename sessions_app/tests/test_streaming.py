@@ -16,7 +16,14 @@ from django.utils.html import escape
 
 from fakes.upstream import FakeUpstream, Fault
 from providers.models import PersonalKey, Provider
-from providers.tests.factories import OPENAI_KEY, make_fake_provider, make_model
+from providers.runners.base import ConfigurationError
+from providers.tests.factories import (
+    OPENAI_KEY,
+    UNUSABLE_BASE_URLS,
+    break_base_url,
+    make_fake_provider,
+    make_model,
+)
 from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
 from sessions_app.streaming import CLOSED_TAB, INTERRUPTED, sse
@@ -334,3 +341,29 @@ def test_a_nul_in_the_answer_is_dropped_and_the_answer_is_kept(
     assert 'data-status="done"' in events[-1][1]
     reply.refresh_from_db()
     assert (reply.status, reply.content) == ("done", "Hello world")
+
+
+@pytest.mark.parametrize(("url", "detail"), UNUSABLE_BASE_URLS.values(), ids=UNUSABLE_BASE_URLS)
+def test_a_provider_whose_base_url_cannot_be_used_fails_its_answer_only(
+    asgi_server: str,
+    reply: Message,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+    url: str,
+    detail: str,
+) -> None:
+    broken = make_fake_provider(fake_upstream, name="Broken")
+    break_base_url(broken, url)
+    model = make_model(broken, model_id="gpt-4o")
+    _, doomed = reply.session.start_turn(content="Say hello", model=model)
+
+    failed = read_events(stream_url(asgi_server, doomed), cookies)
+    answered = read_events(stream_url(asgi_server, reply), cookies)
+
+    problem = f"{ConfigurationError.user_message} {detail}"
+    assert 'data-status="error"' in failed[-1][1]
+    assert escape(problem) in failed[-1][1]
+    doomed.refresh_from_db()
+    assert (doomed.status, doomed.error) == ("error", problem)
+    assert 'data-status="done"' in answered[-1][1]
+    # and no traceback in the server's log: checked for every served test (conftest)

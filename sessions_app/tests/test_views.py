@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import uuid
+from functools import partial
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
 from fakes.upstream import FakeUpstream
 from providers import access
 from providers.models import LLMModel, Provider
+from providers.tests.concurrency import race, statement
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 
@@ -386,6 +389,33 @@ def test_only_the_last_answer_can_be_redone(alice: Client, user: User, model: LL
     assert response["HX-Refresh"] == "true"
     assert session.messages.count() == 4
     page = alice.get(session.get_absolute_url()).content.decode()
+    assert "Only the last, finished answer can be answered again." in page
+
+
+@pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
+def test_two_regenerates_at_once_make_one_answer_and_tell_the_other_why(
+    user: User, model: LLMModel
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+    finish(reply, "Hello!")
+    url = reverse("sessions_app:answer_again", args=[session.public_id, reply.public_id])
+    clients = [Client(), Client()]
+    for browser in clients:
+        browser.force_login(user)
+    responses: dict[Client, HttpResponse] = {}
+
+    def regenerate(browser: Client) -> None:
+        responses[browser] = browser.post(url, headers={"HX-Request": "true"})
+
+    # Without a lock both requests read the answer as the latest before either adds one.
+    hold = 'INSERT INTO "sessions_app_message"'
+    errors = race(*((partial(regenerate, browser), statement(hold)) for browser in clients))
+
+    assert errors == [None, None]  # a 500 would have raised here
+    assert session.messages.filter(status="pending").count() == 1
+    [loser] = [browser for browser, r in responses.items() if r.get("HX-Refresh") == "true"]
+    page = loser.get(session.get_absolute_url()).content.decode()
     assert "Only the last, finished answer can be answered again." in page
 
 
