@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from providers import catalogue, validators
+from providers.errors import UserFacingError
 from providers.forms import (
     ModelChangelistFormSet,
     ModelInlineFormSet,
@@ -28,7 +29,6 @@ from providers.forms import (
 from providers.keys import encryption
 from providers.keys.encryption import UnreadableSecretError
 from providers.models import LLMModel, Provider, Tier
-from providers.runners.base import ProviderError
 from providers.upstream import discovery, verification
 
 admin.site.site_header = "Switchboard administration"
@@ -219,10 +219,8 @@ class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
         for provider in providers:
             try:
                 outcomes.append((provider, discovery.fetch_models(provider), ""))
-            except ProviderError as error:
+            except UserFacingError as error:
                 outcomes.append((provider, None, error.description))
-            except (discovery.DiscoveryError, UnreadableSecretError) as error:
-                outcomes.append((provider, None, error.user_message))
         new = [model for _, summary, _ in outcomes if summary for model in summary.new]
         context = {
             **self.admin_site.each_context(request),

@@ -6,10 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.keys.encryption import UnreadableSecretError
+from providers.errors import UserFacingError
 from providers.management.selection import add_provider_argument, providers_named
-from providers.runners.base import ProviderError
-from providers.upstream.discovery import DiscoveryError, fetch_models
+from providers.upstream.discovery import fetch_models
 
 
 class Command(BaseCommand):
@@ -32,13 +31,9 @@ class Command(BaseCommand):
         for target in providers:
             try:
                 summary = fetch_models(target, enable_new=enable_new or None)
-            except ProviderError as error:
+            except UserFacingError as error:
                 failed += 1
                 self.stdout.write(self.style.ERROR(f"{target.name}: {error.description}"))
-                continue
-            except (DiscoveryError, UnreadableSecretError) as error:
-                failed += 1
-                self.stdout.write(self.style.ERROR(f"{target.name}: {error.user_message}"))
                 continue
             new = f" ({', '.join(m.model_id for m in summary.new)})" if summary.new else ""
             self.stdout.write(self.style.SUCCESS(f"{target.name}: {summary.line}{new}"))
