@@ -73,7 +73,9 @@ def test_only_enabled_providers_are_verified_by_default(
 
     call_command("verify_providers")
 
-    assert "Off" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "On: OK in " in out
+    assert "Off" not in out
 
 
 def test_fetch_models_summarises_each_provider(

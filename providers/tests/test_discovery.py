@@ -102,17 +102,25 @@ def test_anthropic_discovery_follows_every_page(fake_upstream: FakeUpstream) -> 
 
 
 @pytest.mark.parametrize(
-    ("fault", "error"),
+    ("fault", "error", "says"),
     [
-        (Fault(body=b'{"object": "list", "data": []}'), DiscoveryError),
-        (Fault(body=b"not json at all"), MalformedResponseError),
-        (Fault(body=b'{"object": "list", "data": "gpt-4o"}'), MalformedResponseError),
-        (Fault(body=b'{"object": "list", "data": [{"name": "gpt-4o"}]}'), MalformedResponseError),
-        (Fault(status=401), AuthError),
+        (Fault(body=b'{"object": "list", "data": []}'), DiscoveryError, "listed no models"),
+        (Fault(body=b"not json at all"), MalformedResponseError, "not in the expected format"),
+        (
+            Fault(body=b'{"object": "list", "data": "gpt-4o"}'),
+            MalformedResponseError,
+            "not in the expected format",
+        ),
+        (
+            Fault(body=b'{"object": "list", "data": [{"name": "gpt-4o"}]}'),
+            MalformedResponseError,
+            "not in the expected format",
+        ),
+        (Fault(status=401), AuthError, "rejected the API key"),
     ],
 )
 def test_an_unusable_list_is_a_clear_error_and_changes_nothing(
-    fake_upstream: FakeUpstream, fault: Fault, error: type[Exception]
+    fake_upstream: FakeUpstream, fault: Fault, error: type[Exception], says: str
 ) -> None:
     provider = make_fake_provider(fake_upstream)
     make_model(provider, model_id="gpt-4o")
@@ -121,7 +129,7 @@ def test_an_unusable_list_is_a_clear_error_and_changes_nothing(
     with pytest.raises(error) as caught:
         fetch_models(provider)
 
-    assert caught.value.user_message
+    assert says in caught.value.user_message
     assert ids(provider) == ["gpt-4o"]
     assert provider.models.get().missing_since is None
     provider.refresh_from_db()

@@ -175,9 +175,12 @@ def test_an_upstream_echoing_the_key_never_gets_it_stored_or_logged(
     result = verify_one(provider)
 
     provider.refresh_from_db()
+    assert result.category == "bad key"
+    assert "The provider rejected the API key." in result.message
     assert OPENAI_KEY not in result.message
     assert OPENAI_KEY not in provider.last_error
     assert "sk-pr…" in provider.last_error  # the echo is there, masked
+    assert "Fake OpenAI" in caplog.text  # the check was logged, without the key
     assert OPENAI_KEY not in caplog.text
 
 
