@@ -59,7 +59,8 @@ class AnthropicRunner:
                     stop_reason = event.delta.stop_reason or ""
                 elif event.type == "message_stop":
                     yield Usage(input_tokens, output_tokens, cached)
-                    yield Finish(stop_reason)
+                    # https://docs.anthropic.com/en/api/handling-stop-reasons
+                    yield Finish(stop_reason, at_output_limit=stop_reason == "max_tokens")
 
     @staticmethod
     def _parameters(request: ChatRequest) -> dict[str, Any]:

@@ -48,7 +48,9 @@ class OpenAIRunner:
                     if choice.delta.content:  # the first chunk carries the role and ""
                         yield TextDelta(choice.delta.content)
                     if choice.finish_reason:
-                        yield Finish(choice.finish_reason)
+                        # https://platform.openai.com/docs/api-reference/chat/object
+                        cut = choice.finish_reason == "length"
+                        yield Finish(choice.finish_reason, at_output_limit=cut)
                 if chunk.usage:  # comes last, in a chunk with no choices
                     details = chunk.usage.prompt_tokens_details
                     yield Usage(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from providers.tests.concurrency import run_at_once
 from providers.tests.factories import make_model, make_provider
 from sessions_app.models import ChatSession, Message
 
@@ -43,3 +44,18 @@ def test_sessions_have_unguessable_public_ids_and_list_newest_first(user: User) 
     assert older.public_id != newer.public_id
     assert older.public_id.version == 4
     assert list(ChatSession.objects.filter(owner=user)) == [newer, older]
+
+
+@pytest.mark.django_db(transaction=True)  # each thread its own connection, seeing the rows
+def test_of_connections_claiming_one_answer_at_once_exactly_one_wins(user: User) -> None:
+    model = make_model(make_provider(), model_id="gpt-4o")
+    reply = ChatSession.objects.create(owner=user).start_turn(content="Hi", model=model)[1]
+    claimants = [Message.objects.get(pk=reply.pk) for _ in range(4)]  # read before the race
+    wins: list[bool] = []
+
+    errors = run_at_once(lambda: wins.append(claimants.pop().claim()), times=4)
+
+    assert errors == []
+    assert sorted(wins) == [False, False, False, True]
+    reply.refresh_from_db()
+    assert reply.status == "streaming"
