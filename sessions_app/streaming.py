@@ -210,7 +210,8 @@ async def _with_ticks(events: AsyncIterator[Event], every: float) -> AsyncIterat
     waiting: asyncio.Future[Event] | None = None
     try:
         while True:
-            waiting = waiting or asyncio.ensure_future(anext(events))
+            if waiting is None:
+                waiting = asyncio.ensure_future(anext(events))
             await asyncio.wait((waiting,), timeout=max(0.0, tick_at - time.monotonic()))
             if waiting.done():
                 try:
@@ -220,12 +221,15 @@ async def _with_ticks(events: AsyncIterator[Event], every: float) -> AsyncIterat
                 waiting = None
                 yield event
             if time.monotonic() >= tick_at:
-                tick_at = time.monotonic() + every
                 yield TICK
+                # From the checkpoint's end: a slow database gets its pause, not a queue.
+                tick_at = time.monotonic() + every
     finally:
-        if waiting is not None and not waiting.done():
-            waiting.cancel()
+        if waiting is not None:
+            waiting.cancel()  # nothing, if it is done
             await asyncio.wait((waiting,))  # the upstream's stream unwinds before we go on
+            if not waiting.cancelled():
+                waiting.exception()  # read: the caller left, and asyncio would log it unread
 
 
 async def follow(message: Message) -> AsyncIterator[str]:
