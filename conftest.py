@@ -14,13 +14,17 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.test import Client, override_settings
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from config.tests.uvicorn import BASE_DIR, Served, database_url, serve, stop
 from fakes.upstream import FakeUpstream, serving
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY
 from providers.tests.leaks import assert_keyless
+
+# expect() waits 5 s by default: too little for a stream to start on a busy two-core
+# machine. A generous deadline costs nothing when the page is quick.
+expect.set_options(timeout=20_000)
 
 # Debian's chromium, not a Playwright download; the flags keep it off the closed network.
 CHROMIUM = "/usr/bin/chromium"
@@ -100,26 +104,47 @@ def asgi_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def served_app(
+def served_env(
     transactional_db: None, collected_static: Path, asgi_env: dict[str, str]
-) -> Iterator[Served]:
-    """The app under uvicorn with DEBUG off, on this test's database (its process, for
-    tests that measure it; most want `asgi_server`, its URL).
+) -> dict[str, str]:
+    """The environment the app is served with: DEBUG off, this test's database.
 
     Rows the test creates are committed (transactional_db), so the server sees them.
     """
-    env = os.environ | {
-        "ENV_FILE": "",
-        "DEBUG": "False",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "STATIC_ROOT": str(collected_static),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        # Plain http on loopback: secure-only cookies would never be sent back.
-        "SESSION_COOKIE_SECURE": "False",
-        "CSRF_COOKIE_SECURE": "False",
-    }
-    served = serve(env | asgi_env)
+    return (
+        os.environ
+        | {
+            "ENV_FILE": "",
+            "DEBUG": "False",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "STATIC_ROOT": str(collected_static),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            # Plain http on loopback: secure-only cookies would never be sent back.
+            "SESSION_COOKIE_SECURE": "False",
+            "CSRF_COOKIE_SECURE": "False",
+        }
+        | asgi_env
+    )
+
+
+@pytest.fixture
+def served_app(served_env: dict[str, str]) -> Iterator[Served]:
+    """The app under uvicorn (its process, for tests that measure it; most want
+    `asgi_server`, its URL)."""
+    served = serve(served_env)
     yield served
+    _stop_checking_log(served)
+
+
+@pytest.fixture
+def second_server(served_app: Served, served_env: dict[str, str]) -> Iterator[str]:
+    """Another server process on the same database, as a second worker or instance is."""
+    served = serve(served_env)
+    yield served.url
+    _stop_checking_log(served)
+
+
+def _stop_checking_log(served: Served) -> None:
     # Every failure a test provokes must end as a readable error, never as a traceback,
     # and no key the tests use may reach the log in any form.
     log = stop(served)

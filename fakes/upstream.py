@@ -13,6 +13,20 @@ token); OpenAI-compatible clients send a bearer token.
         upstream.requests[0].headers["authorization"]
         upstream.open_connections                       # clients' connections open now
 
+A test that must act while a stream is in flight holds it at a Gate instead of racing it:
+
+    gate = Gate()
+    upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))  # "Hello", "," then wait
+    ...                                                              # start the stream
+    gate.wait_held()                                                 # it is waiting now
+    ...                                                              # press Stop, say
+    gate.wait_hung_up()                                              # the client left
+    gate.open()                                                      # or let it go on
+
+Like the real APIs, the fake honours the request's output limit (`max_tokens`, or
+OpenAI's `max_completion_tokens`; each reply element counts as one token): a longer reply
+ends there, with finish_reason "length" (OpenAI) or stop_reason "max_tokens" (Anthropic).
+
 Streams use chunked transfer encoding, as real upstreams do, so a cut stream is a
 transport error the client can see, not a clean end. Run it by hand for benchmarks:
 `python -m fakes.upstream --port 8100 --tokens 200 --token-delay 0.01`.
@@ -23,6 +37,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import select
+import socket
 import sys
 import threading
 import time
@@ -75,6 +91,77 @@ KEY_ECHOES: dict[str, Callable[[str], str]] = {
 }
 
 
+# A held stream goes on by itself after this long, so a test that fails before opening
+# its gate cannot leave a thread of the fake waiting for ever.
+HOLD_LIMIT_SECONDS = 60.0
+
+
+class GateTimeoutError(AssertionError):
+    """What a test waited for at a gate did not happen within its deadline."""
+
+
+class Gate:
+    """A point where scripted requests wait until the test opens it (see Fault.hold).
+
+    One gate may hold several requests (give it to several faults); it counts the requests
+    that reached it and those whose client hung up while held, so a test can wait for
+    either instead of guessing how long a stream takes.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._open = False
+        self.held = 0  # requests that reached the gate
+        self.hung_up = 0  # of those, the ones whose client closed the connection while held
+
+    def open(self) -> None:
+        with self._changed:
+            self._open = True
+            self._changed.notify_all()
+
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Until `count` requests have reached the gate."""
+        self._wait(lambda: self.held >= count, timeout, f"{count} request(s) held")
+
+    def wait_hung_up(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Until the clients of `count` held requests have closed their connections."""
+        self._wait(lambda: self.hung_up >= count, timeout, f"{count} client(s) hanging up")
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        with self._changed:
+            if not self._changed.wait_for(done, timeout):
+                raise GateTimeoutError(
+                    f"waited {timeout:.0f} s for {what}; held {self.held}, hung up {self.hung_up}"
+                )
+
+    def pass_through(self, connection: socket.socket) -> bool:
+        """Hold the calling request until the gate opens; False if its client hung up."""
+        deadline = time.monotonic() + HOLD_LIMIT_SECONDS
+        with self._changed:
+            self.held += 1
+            self._changed.notify_all()
+            # Wakes every 20 ms to look at the socket: a client hanging up sends
+            # nothing the condition could be notified of.
+            while not self._changed.wait_for(lambda: self._open, 0.02):
+                if _closed_by_peer(connection):
+                    self.hung_up += 1
+                    self._changed.notify_all()
+                    return False
+                if time.monotonic() > deadline:
+                    break
+        return True
+
+
+def _closed_by_peer(connection: socket.socket) -> bool:
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except ConnectionError:
+        return True
+
+
 @dataclass
 class Fault:
     """How to misbehave on one request; the fields combine."""
@@ -83,8 +170,9 @@ class Fault:
     retry_after: int | None = None  # seconds, sent as the Retry-After header
     redirect_to: str | None = None  # answer 302 to this URL
     body: bytes | None = None  # this raw body instead of the protocol's (200 unless status)
-    delay_before_headers: float = 0.0
-    delay_between_tokens: float | None = None  # overrides FakeUpstream.token_delay
+    hold: Gate | None = None  # wait at this gate until the test opens it …
+    hold_after_tokens: int | None = None  # … after this many tokens (0: after the headers,
+    # before any token; None: before answering at all)
     cut_after_tokens: int | None = None  # drop the connection mid-stream
     malformed_after_tokens: int | None = None  # an SSE data line that is not JSON
     error_event_after_tokens: int | None = None  # an in-stream error event
@@ -200,7 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.upstream.record(request)
         fault = self.upstream.next_fault()
-        time.sleep(fault.delay_before_headers)
+        if self._left_while_held(fault, tokens_sent=None):
+            return
         if fault.redirect_to:
             self._send(302, b"", headers={"Location": fault.redirect_to})
         elif fault.status:
@@ -211,6 +300,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, fault.body, content_type="application/json")
         else:
             self._route(request, fault)
+
+    def _left_while_held(self, fault: Fault, *, tokens_sent: int | None) -> bool:
+        """Wait at the fault's gate if it holds here (None: before answering); True if the
+        client hung up meanwhile, and the connection is to be dropped."""
+        if fault.hold is None or fault.hold_after_tokens != tokens_sent:
+            return False
+        if fault.hold.pass_through(self.connection):
+            return False
+        self.close_connection = True
+        return True
 
     def _route(self, request: RecordedRequest, fault: Fault) -> None:
         routes = {
@@ -263,16 +362,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_error(request, 404, fault, f"The model `{model}` does not exist")
         return True
 
-    def _usage_counts(self, request: RecordedRequest) -> tuple[int, int]:
+    def _reply(self, request: RecordedRequest) -> tuple[list[str], bool]:
+        """The reply's tokens, cut at the request's output limit; True when it was cut."""
+        body = request.body or {}
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        reply = self.upstream.reply
+        if isinstance(limit, int) and limit < len(reply):
+            return reply[:limit], True
+        return reply, False
+
+    @staticmethod
+    def _prompt_tokens(request: RecordedRequest) -> int:
         messages = (request.body or {}).get("messages", [])
-        prompt = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
-        return prompt, len(self.upstream.reply)
+        return sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
 
     def _chat_completion(self, request: RecordedRequest, fault: Fault) -> None:
         if self._unknown_model(request, fault):
             return
         body = request.body or {}
-        prompt, completion = self._usage_counts(request)
+        reply, cut = self._reply(request)
+        finish = "length" if cut else "stop"
+        prompt, completion = self._prompt_tokens(request), len(reply)
         usage = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -281,8 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         base = {"id": "chatcmpl-fake", "created": 0, "model": body["model"]}
         if not body.get("stream"):
-            message = {"role": "assistant", "content": "".join(self.upstream.reply)}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            message = {"role": "assistant", "content": "".join(reply)}
+            choice = {"index": 0, "message": message, "finish_reason": finish}
             self._send_json(
                 base | {"object": "chat.completion", "choices": [choice], "usage": usage}
             )
@@ -293,8 +403,8 @@ class _Handler(BaseHTTPRequestHandler):
             return base | {"object": "chat.completion.chunk", "choices": [choice]}
 
         events = [(None, chunk({"role": "assistant", "content": ""}))]
-        events += [("token", chunk({"content": token})) for token in self.upstream.reply]
-        events.append((None, chunk({}, "stop")))
+        events += [("token", chunk({"content": token})) for token in reply]
+        events.append((None, chunk({}, finish)))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = base | {"object": "chat.completion.chunk", "choices": [], "usage": usage}
             events.append((None, usage_chunk))
@@ -306,8 +416,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self._unknown_model(request, fault):
             return
         body = request.body or {}
-        prompt, completion = self._usage_counts(request)
-        text = "".join(self.upstream.reply)
+        reply, cut = self._reply(request)
+        stop_reason = "max_tokens" if cut else "end_turn"
+        prompt, completion = self._prompt_tokens(request), len(reply)
+        text = "".join(reply)
         message = {
             "id": "msg_fake",
             "type": "message",
@@ -320,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
             content = [{"type": "text", "text": text}]
             usage["output_tokens"] = completion
             self._send_json(
-                message | {"content": content, "stop_reason": "end_turn", "usage": usage}
+                message | {"content": content, "stop_reason": stop_reason, "usage": usage}
             )
             return
         # Event order from https://docs.anthropic.com/en/docs/build-with-claude/streaming
@@ -350,7 +462,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "delta": {"type": "text_delta", "text": t},
                 },
             )
-            for t in self.upstream.reply
+            for t in reply
         ]
         events += [
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
@@ -358,7 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                     "usage": {"output_tokens": completion},
                 },
             ),
@@ -382,14 +494,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        delay = (
-            self.upstream.token_delay
-            if fault.delay_between_tokens is None
-            else fault.delay_between_tokens
-        )
         sent = 0
         for name, data in events:
             if name == "token":
+                if self._left_while_held(fault, tokens_sent=sent):
+                    return
                 if sent == fault.cut_after_tokens:
                     self.wfile.flush()
                     self.close_connection = True
@@ -420,7 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._end_chunks()
                     return
                 if sent:
-                    time.sleep(delay)
+                    time.sleep(self.upstream.token_delay)
                 sent += 1
                 name = None if done else "content_block_delta"
             self._write_event(name, data)

@@ -172,7 +172,7 @@ class Message(models.Model):
 
     def request_stop(self) -> None:
         """Stop this answer, from any process: a pending one never starts; a streaming one
-        stops at its stream's next checkpoint (streaming.CHECKPOINT_SECONDS)."""
+        stops at its stream's next checkpoint (streaming.CHECKPOINT_SECONDS), tokens or not."""
         Message.objects.filter(pk=self.pk, status=Status.PENDING).update(
             status=Status.STOPPED, error="Stopped before it started.", updated_at=timezone.now()
         )
@@ -192,13 +192,14 @@ class Message(models.Model):
         return bool(claimed)
 
     async def acheckpoint(self, new_text: str) -> bool:
-        """Append the text that arrived since the last checkpoint, unless a Stop came
-        meanwhile: then True (one query either way; the final text is saved when the
-        answer ends). Appending in SQL sends each part once, however long the answer."""
-        appended = Concat("content", Value(new_text), output_field=models.TextField())
-        saved = await Message.objects.filter(pk=self.pk, stop_requested=False).aupdate(
-            content=appended, updated_at=timezone.now()
-        )
+        """Append the text that arrived since the last checkpoint and touch updated_at (the
+        heartbeat followers read, text or not), unless a Stop came meanwhile: then True.
+        One query either way; the final text is saved when the answer ends. Appending in
+        SQL sends each part once, however long the answer."""
+        fields: dict[str, object] = {"updated_at": timezone.now()}
+        if new_text:
+            fields["content"] = Concat("content", Value(new_text), output_field=models.TextField())
+        saved = await Message.objects.filter(pk=self.pk, stop_requested=False).aupdate(**fields)
         return not saved
 
     async def afinish(

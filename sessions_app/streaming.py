@@ -1,10 +1,12 @@
 """The stream behind an answer: relay the provider's tokens as server-sent events.
 
 The view claims the message first (Message.claim), so only one connection ever calls
-the provider. Deltas go out as `delta` events, HTML-escaped; the text so far is saved
-every CHECKPOINT_SECONDS, which is also when a Stop from any process is noticed; the
-stream ends with one `done` event carrying the finished message, rendered once. A
-closed tab, a Stop or an upstream error keeps the text that arrived.
+the provider. Deltas go out as `delta` events, HTML-escaped. Every CHECKPOINT_SECONDS,
+whether tokens come or not, one checkpoint saves the text not saved yet, touches the
+row (the heartbeat a follower in any process reads) and notices a Stop from any process;
+the stream ends with one `done` event carrying the finished message, rendered once. A
+closed tab, a Stop, an upstream error or the model's output limit keeps the text that
+arrived.
 """
 
 from __future__ import annotations
@@ -26,25 +28,39 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from providers import access
-from providers.access import ModelUnavailableError
-from providers.keys.encryption import UnreadableSecretError
-from providers.runners.base import ChatRequest, ProviderError, ProviderTarget, TextDelta, Usage
+from providers.errors import UserFacingError
+from providers.runners.base import (
+    ChatRequest,
+    Event,
+    Finish,
+    ProviderTarget,
+    TextDelta,
+    Usage,
+)
 from providers.runners.router import stream_reply
 from sessions_app.conversation import build_request
 from sessions_app.models import Message, Status
 
 logger = logging.getLogger(__name__)
 
+# How often the stream checkpoints: so a Stop is noticed within about a second, and a
+# follower's view is this far behind at most.
 CHECKPOINT_SECONDS = 0.5
 # A follower gives up after this long, whatever happens.
 FOLLOW_LIMIT_SECONDS = 600
-# An answer left "streaming" this long without a checkpoint lost its worker (a restart, a
-# crash): longer than any provider's read timeout (at most 600 s) is not needed, because a
-# live stream with no token for its read timeout ends itself with an error.
-STALE_AFTER = timedelta(seconds=180)
+# An answer left "streaming" this long untouched lost its worker (a restart, a crash). A
+# live stream touches its row every CHECKPOINT_SECONDS while it waits on the provider, so
+# this need not outlast the longest silence a provider may keep (a read timeout of up to
+# 600 s, providers/validators.py, for a model that reasons before it writes): sixty missed
+# heartbeats, longer than SQLite's 20 s busy timeout a checkpoint may wait behind.
+STALE_AFTER = timedelta(seconds=30)
 INTERRUPTED = "The answer was interrupted: the server streaming it stopped. Retry it."
 CLOSED_TAB = "The page was closed before the answer finished."
 STOPPED = "Stopped."
+OUTPUT_LIMIT = (
+    "Stopped at the model's output limit (max_tokens): the answer is incomplete. Ask it to "
+    "continue, or raise max_tokens in the model's settings."
+)
 TOO_LONG = (
     "The answer passed the size limit of {limit:,} characters and was cut there "
     "(ANSWER_MAX_CHARS, or the model's max_answer_chars setting)."
@@ -110,36 +126,42 @@ async def relay(message: Message) -> AsyncIterator[str]:
         request, target, left_out, answer.limit = await sync_to_async(_prepare)(message)
         audit["turns_left_out"] = left_out
         audit["used_personal_key"] = target.api_key_is_personal
-        checkpoint_at = started + CHECKPOINT_SECONDS
-        stopped = False
-        # aclosing: a Stop, a closed tab or a cut ends the upstream request at once.
-        async with aclosing(stream_reply(target, request)) as events:
+        stopped = at_output_limit = False
+        # aclosing, both: a Stop, a closed tab or a cut ends the upstream request at once.
+        async with (
+            aclosing(stream_reply(target, request)) as upstream,
+            aclosing(_with_ticks(upstream, CHECKPOINT_SECONDS)) as events,
+        ):
             async for event in events:
-                if isinstance(event, TextDelta):
+                if event is TICK:
+                    if stopped := await message.acheckpoint(answer.unsaved()):
+                        break
+                elif isinstance(event, TextDelta):
                     audit.setdefault("ttft_ms", _ms_since(started))
                     if kept := answer.add(event.text):
                         yield sse("delta", escape(kept))
                     if answer.cut:
                         break
-                    if time.monotonic() >= checkpoint_at:
-                        checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
-                        if stopped := await message.acheckpoint(answer.unsaved()):
-                            break
                 elif isinstance(event, Usage):
                     audit |= {
                         "input_tokens": event.input_tokens,
                         "output_tokens": event.output_tokens,
                         "cached_tokens": event.cached_tokens,
                     }
+                elif isinstance(event, Finish):
+                    at_output_limit = event.at_output_limit
         if answer.cut:
             status, error = Status.ERROR, TOO_LONG.format(limit=answer.limit)
+        elif stopped:
+            status, error = Status.STOPPED, STOPPED
+        elif at_output_limit:
+            # Not an error: the text is the model's own, only shorter than it meant.
+            status, error = Status.STOPPED, OUTPUT_LIMIT
         else:
-            status, error = (Status.STOPPED, STOPPED) if stopped else (Status.DONE, "")
-    except ProviderError as failure:
+            status, error = Status.DONE, ""
+    except UserFacingError as failure:  # the upstream's, the access service's, the key's
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error = Status.ERROR, failure.description
-    except (ModelUnavailableError, UnreadableSecretError) as failure:
-        status, error = Status.ERROR, failure.user_message
     except asyncio.CancelledError:
         # The client went away (Django cancels the response): keep what arrived.
         await asyncio.shield(
@@ -163,6 +185,47 @@ async def relay(message: Message) -> AsyncIterator[str]:
         **audit,
     )
     yield sse("done", await render_message(message))
+
+
+class _Tick:
+    """A checkpoint is due (see _with_ticks)."""
+
+
+TICK = _Tick()
+
+
+async def _with_ticks(events: AsyncIterator[Event], every: float) -> AsyncIterator[Event | _Tick]:
+    """`events`, with TICK every `every` seconds between them, however long one takes.
+
+    The next event is awaited in a task raced against the clock, so a model that is silent
+    (before its first token, or thinking) still gets its checkpoints: its Stop is noticed
+    and its row stays fresh. No database connection is held meanwhile; each checkpoint is
+    one short query. Closing this stream cancels the wait, which closes the upstream's.
+    """
+    tick_at = time.monotonic() + every
+    waiting: asyncio.Future[Event] | None = None
+    try:
+        while True:
+            if waiting is None:
+                waiting = asyncio.ensure_future(anext(events))
+            await asyncio.wait((waiting,), timeout=max(0.0, tick_at - time.monotonic()))
+            if waiting.done():
+                try:
+                    event = waiting.result()
+                except StopAsyncIteration:
+                    return
+                waiting = None
+                yield event
+            if time.monotonic() >= tick_at:
+                yield TICK
+                # From the checkpoint's end: a slow database gets its pause, not a queue.
+                tick_at = time.monotonic() + every
+    finally:
+        if waiting is not None:
+            waiting.cancel()  # nothing, if it is done
+            await asyncio.wait((waiting,))  # the upstream's stream unwinds before we go on
+            if not waiting.cancelled():
+                waiting.exception()  # read: the caller left, and asyncio would log it unread
 
 
 async def follow(message: Message) -> AsyncIterator[str]:

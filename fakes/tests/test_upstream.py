@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -10,7 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 
 pytestmark = pytest.mark.anyio
 
@@ -235,3 +236,87 @@ async def test_anthropic_streams_carry_pings_on_the_wire(fake_upstream: FakeUpst
     ]
     assert names[:3] == ["message_start", "content_block_start", "ping"]
     assert names[-1] == "message_stop"
+
+
+async def test_a_gate_holds_the_stream_after_n_tokens_until_the_test_opens_it(
+    fake_upstream: FakeUpstream, openai_client: openai.AsyncOpenAI
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))
+    stream = await openai_client.chat.completions.create(
+        model="gpt-4o", messages=HELLO, stream=True
+    )
+    chunks = aiter(stream)
+    before = [await anext(chunks) for _ in range(3)]  # the role chunk, then two tokens
+
+    gate.wait_held()
+    gate.open()
+    after = [chunk async for chunk in chunks]
+
+    def text(chunks: list) -> str:
+        return "".join(c.choices[0].delta.content or "" for c in chunks)
+
+    assert (text(before), text(after)) == ("Hello,", " world!")
+    assert gate.hung_up == 0
+
+
+async def test_a_client_hanging_up_at_a_gate_is_counted(
+    fake_upstream: FakeUpstream, openai_client: openai.AsyncOpenAI
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=0))
+    stream = await openai_client.chat.completions.create(
+        model="gpt-4o", messages=HELLO, stream=True
+    )
+    gate.wait_held()
+
+    await stream.close()
+
+    gate.wait_hung_up()
+    assert (gate.held, gate.hung_up) == (1, 1)
+
+
+async def test_a_gate_before_the_headers_holds_the_whole_answer(
+    fake_upstream: FakeUpstream, openai_client: openai.AsyncOpenAI
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate))
+    models = asyncio.ensure_future(openai_client.models.list())
+    await asyncio.to_thread(gate.wait_held)
+
+    assert not models.done()
+    gate.open()
+    assert [model.id async for model in await models] == ["gpt-4o", "gpt-4o-mini"]
+
+
+async def test_openai_output_limit_ends_the_stream_with_finish_reason_length(
+    fake_upstream: FakeUpstream, openai_client: openai.AsyncOpenAI
+) -> None:
+    stream = await openai_client.chat.completions.create(
+        model="gpt-4o",
+        messages=HELLO,
+        max_completion_tokens=2,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+
+    chunks = [chunk async for chunk in stream]
+
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello,"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert chunks[-1].usage.completion_tokens == 2
+
+
+async def test_anthropic_output_limit_ends_the_stream_with_stop_reason_max_tokens(
+    fake_upstream: FakeUpstream, anthropic_client: anthropic.AsyncAnthropic
+) -> None:
+    stream = await anthropic_client.messages.create(
+        model="claude-sonnet-5-5", max_tokens=3, messages=HELLO, stream=True
+    )
+
+    events = [event async for event in stream]
+
+    text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+    assert text == "Hello, world"
+    assert events[-2].delta.stop_reason == "max_tokens"
+    assert events[-2].usage.output_tokens == 3

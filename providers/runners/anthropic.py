@@ -45,21 +45,23 @@ class AnthropicRunner:
                 stream=True,
                 **self._parameters(request),
             )
-            # Event order: https://docs.anthropic.com/en/docs/build-with-claude/streaming
-            # (the SDK drops `ping`; an `error` event raises).
-            async for event in events:
-                if event.type == "message_start":
-                    usage = event.message.usage
-                    input_tokens = usage.input_tokens
-                    cached = usage.cache_read_input_tokens or 0
-                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    yield TextDelta(event.delta.text)
-                elif event.type == "message_delta":
-                    output_tokens = event.usage.output_tokens
-                    stop_reason = event.delta.stop_reason or ""
-                elif event.type == "message_stop":
-                    yield Usage(input_tokens, output_tokens, cached)
-                    yield Finish(stop_reason)
+            async with events:  # closing our stream closes the response now (see openai.py)
+                # Event order: https://docs.anthropic.com/en/docs/build-with-claude/streaming
+                # (the SDK drops `ping`; an `error` event raises).
+                async for event in events:
+                    if event.type == "message_start":
+                        usage = event.message.usage
+                        input_tokens = usage.input_tokens
+                        cached = usage.cache_read_input_tokens or 0
+                    elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        yield TextDelta(event.delta.text)
+                    elif event.type == "message_delta":
+                        output_tokens = event.usage.output_tokens
+                        stop_reason = event.delta.stop_reason or ""
+                    elif event.type == "message_stop":
+                        yield Usage(input_tokens, output_tokens, cached)
+                        # https://docs.anthropic.com/en/api/handling-stop-reasons
+                        yield Finish(stop_reason, at_output_limit=stop_reason == "max_tokens")
 
     @staticmethod
     def _parameters(request: ChatRequest) -> dict[str, Any]:

@@ -155,6 +155,9 @@ class Usage:
 @dataclass(frozen=True)
 class Finish:
     reason: str  # the upstream's own word: "stop", "length", "end_turn", "max_tokens", …
+    # The model stopped at its output limit (the request's max_tokens), mid-answer: each
+    # runner knows its protocol's word for it, so nothing above them needs to.
+    at_output_limit: bool = False
 
 
 Event = TextDelta | Usage | Finish

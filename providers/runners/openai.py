@@ -43,19 +43,24 @@ class OpenAIRunner:
                 stream_options={"include_usage": True},
                 **self._parameters(request.settings),
             )
-            async for chunk in chunks:
-                for choice in chunk.choices:
-                    if choice.delta.content:  # the first chunk carries the role and ""
-                        yield TextDelta(choice.delta.content)
-                    if choice.finish_reason:
-                        yield Finish(choice.finish_reason)
-                if chunk.usage:  # comes last, in a chunk with no choices
-                    details = chunk.usage.prompt_tokens_details
-                    yield Usage(
-                        chunk.usage.prompt_tokens,
-                        chunk.usage.completion_tokens,
-                        (details.cached_tokens or 0) if details else 0,
-                    )
+            # Closing our stream (a Stop, a cut) closes the HTTP response now, not when
+            # the SDK's iterator is collected, which may be never while a cycle holds it.
+            async with chunks:
+                async for chunk in chunks:
+                    for choice in chunk.choices:
+                        if choice.delta.content:  # the first chunk carries the role and ""
+                            yield TextDelta(choice.delta.content)
+                        if choice.finish_reason:
+                            # https://platform.openai.com/docs/api-reference/chat/object
+                            cut = choice.finish_reason == "length"
+                            yield Finish(choice.finish_reason, at_output_limit=cut)
+                    if chunk.usage:  # comes last, in a chunk with no choices
+                        details = chunk.usage.prompt_tokens_details
+                        yield Usage(
+                            chunk.usage.prompt_tokens,
+                            chunk.usage.completion_tokens,
+                            (details.cached_tokens or 0) if details else 0,
+                        )
 
     @staticmethod
     def _messages(request: ChatRequest) -> list[dict[str, str]]:

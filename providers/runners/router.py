@@ -15,7 +15,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import httpx2
@@ -172,9 +172,12 @@ async def stream_reply(target: ProviderTarget, request: ChatRequest) -> AsyncIte
         for attempt in (1, 2):
             relayed = False
             try:
-                async for event in runner.stream(request):
-                    relayed = relayed or isinstance(event, TextDelta)
-                    yield event
+                # aclosing: when our caller closes this stream (a Stop, a closed tab), the
+                # runner's stream closes with it, and its HTTP response, not when collected.
+                async with aclosing(runner.stream(request)) as events:
+                    async for event in events:
+                        relayed = relayed or isinstance(event, TextDelta)
+                        yield event
             except (UnavailableError, UpstreamTimeoutError) as error:
                 if relayed or attempt == 2:
                     raise

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.runners.base import (
     AuthError,
     ChatMessage,
@@ -42,6 +42,17 @@ async def test_it_streams_deltas_then_usage_then_finish(upstream: FakeUpstream) 
     assert events[-2:] == [Usage(3, 4, 5), Finish("end_turn")]
     sent = upstream.requests[0]
     assert (sent.path, sent.protocol, sent.key) == ("/v1/messages", "anthropic", KEY)
+
+
+async def test_an_answer_cut_at_max_tokens_finishes_at_the_output_limit(
+    upstream: FakeUpstream,
+) -> None:
+    events: list[Event] = []
+
+    await collect(target_for(upstream, "anthropic"), hello(MODEL, max_tokens=3), into=events)
+
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hello", ",", " world"]
+    assert events[-2:] == [Usage(3, 3, 0), Finish("max_tokens", at_output_limit=True)]
 
 
 async def test_max_tokens_is_always_sent_and_system_is_a_parameter(
@@ -126,7 +137,8 @@ async def test_a_malformed_event_is_a_malformed_response(upstream: FakeUpstream)
 
 
 async def test_a_stalled_stream_times_out(upstream: FakeUpstream) -> None:
-    upstream.faults.append(Fault(delay_between_tokens=1.0))
+    stalled = Gate()  # never opened: the runner times out and hangs up first
+    upstream.faults.append(Fault(hold=stalled, hold_after_tokens=1))
 
     with pytest.raises(UpstreamTimeoutError):
         await collect(target_for(upstream, "anthropic", read_timeout=0.3), hello(MODEL), into=[])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.runners.base import (
     AuthError,
     BadRequestError,
@@ -37,6 +37,19 @@ async def test_it_streams_deltas_then_finish_then_usage(fake_upstream: FakeUpstr
     sent = fake_upstream.requests[0]
     assert sent.headers["authorization"] == f"Bearer {KEY}"
     assert sent.body["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("limit_param", ["max_tokens", "max_completion_tokens"])
+async def test_an_answer_cut_at_max_tokens_finishes_at_the_output_limit(
+    fake_upstream: FakeUpstream, limit_param: str
+) -> None:
+    events: list[Event] = []
+    target = target_for(fake_upstream, "openai", output_limit_param=limit_param)
+
+    await collect(target, hello("gpt-4o", max_tokens=2), into=events)
+
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hello", ","]
+    assert events[-2:] == [Finish("length", at_output_limit=True), Usage(3, 2, 0)]
 
 
 async def test_settings_map_onto_the_request(fake_upstream: FakeUpstream) -> None:
@@ -141,7 +154,8 @@ async def test_an_error_chunk_mid_stream_is_unavailable(fake_upstream: FakeUpstr
 
 
 async def test_a_stalled_stream_times_out(fake_upstream: FakeUpstream) -> None:
-    fake_upstream.faults.append(Fault(delay_between_tokens=1.0))
+    stalled = Gate()  # never opened: the runner times out and hangs up first
+    fake_upstream.faults.append(Fault(hold=stalled, hold_after_tokens=1))
     events: list[Event] = []
     target = target_for(fake_upstream, "openai", read_timeout=0.3)
 

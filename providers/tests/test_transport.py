@@ -7,7 +7,7 @@ import ipaddress
 import httpx2
 import pytest
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.upstream.transport import IPAddress, RefusedAddressError, build_client, resolve
 
 pytestmark = pytest.mark.anyio
@@ -151,7 +151,8 @@ async def test_a_name_that_does_not_resolve_is_a_connect_error() -> None:
 
 
 async def test_a_slow_upstream_times_out_within_the_bound(fake_upstream: FakeUpstream) -> None:
-    fake_upstream.faults.append(Fault(delay_before_headers=1.0))
+    silent = Gate()  # never opened: the client times out and hangs up first
+    fake_upstream.faults.append(Fault(hold=silent))
     timeout = httpx2.Timeout(0.2, connect=0.2)
 
     async with build_client(allow_private_network=True, timeout=timeout) as client:

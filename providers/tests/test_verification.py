@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import Provider
 from providers.runners.base import ConfigurationError
 from providers.tests.factories import (
@@ -134,12 +136,14 @@ def test_an_unknown_model_is_model_not_found(fake_upstream: FakeUpstream) -> Non
 
 def test_a_timeout_is_reported_within_the_providers_bound(fake_upstream: FakeUpstream) -> None:
     provider = make_fake_provider(fake_upstream, settings={"read_timeout": 1})
-    fake_upstream.faults.append(Fault(delay_before_headers=3))
+    silent = Gate()  # never opened: the check times out and hangs up first
+    fake_upstream.faults.append(Fault(hold=silent))
 
     result = verify_one(provider)
 
     assert result.category == "timeout"
-    assert 900 <= result.latency_ms < 2900
+    # The provider's 1 s, not the 60 s default; the upper bound leaves room for a busy machine.
+    assert 900 <= result.latency_ms < 20_000
 
 
 def test_a_closed_port_is_network_unreachable() -> None:
@@ -212,10 +216,20 @@ def test_an_unreadable_key_is_a_bad_key_without_a_request(
 
 def test_bulk_verification_runs_four_at_a_time(fake_upstream: FakeUpstream) -> None:
     providers = [make_fake_provider(fake_upstream, name=f"Fake {n}") for n in range(7)]
-    fake_upstream.faults += [Fault(delay_before_headers=0.3) for _ in providers]
-    fake_upstream.faults[2] = Fault(delay_before_headers=0.3, status=401)
+    gate = Gate()  # holds every check until four are waiting at once
+    fake_upstream.faults += [Fault(hold=gate) for _ in providers]
+    fake_upstream.faults[2] = Fault(hold=gate, status=401)
 
+    def open_when_four_wait() -> None:
+        try:
+            gate.wait_held(4)
+        finally:
+            gate.open()
+
+    opener = threading.Thread(target=open_when_four_wait)
+    opener.start()
     results = verify_providers(providers)
+    opener.join()
 
     assert [p.name for p, _ in results] == [p.name for p in providers]
     assert sum(r.ok for _, r in results) == 6

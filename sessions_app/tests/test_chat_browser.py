@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from playwright.sync_api import Locator, Page, expect
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import Provider
 from providers.tests.factories import make_fake_provider, make_model
 
@@ -129,7 +129,8 @@ def test_deleting_a_chat_asks_first(
 def test_stop_keeps_the_partial_answer(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.token_delay = 0.6
+    gate = Gate()  # "Hello", then the model goes quiet until the test says go
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
     log_in(page, asgi_server)
     send(page, "Say hello slowly")
     answer = answers(page).first
@@ -137,9 +138,10 @@ def test_stop_keeps_the_partial_answer(
 
     answer.get_by_role("button", name="Stop").click()
 
-    expect(answer).to_have_attribute("data-status", "stopped", timeout=10_000)
+    expect(answer).to_have_attribute("data-status", "stopped", timeout=30_000)
+    gate.open()
     expect(answer).to_contain_text("Stopped.")
-    expect(answer).not_to_contain_text("Hello, world!")
+    expect(answer.locator(".body")).to_have_text("Hello")
 
 
 def test_an_upstream_error_reads_as_a_sentence(

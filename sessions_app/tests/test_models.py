@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from providers.tests.concurrency import race, statement
+from providers.tests.concurrency import race, run_at_once, statement
 from providers.tests.factories import make_model, make_provider
 from sessions_app.models import AnswerAgainError, ChatSession, Message
 
@@ -73,3 +73,18 @@ def test_a_regenerate_racing_a_new_question_never_answers_past_it(user: User) ->
         assert isinstance(errors[0], AnswerAgainError)
         assert messages == turn_first
     assert errors[1] is None
+
+
+@pytest.mark.django_db(transaction=True)  # each thread its own connection, seeing the rows
+def test_of_connections_claiming_one_answer_at_once_exactly_one_wins(user: User) -> None:
+    model = make_model(make_provider(), model_id="gpt-4o")
+    reply = ChatSession.objects.create(owner=user).start_turn(content="Hi", model=model)[1]
+    claimants = [Message.objects.get(pk=reply.pk) for _ in range(4)]  # read before the race
+    wins: list[bool] = []
+
+    errors = run_at_once(lambda: wins.append(claimants.pop().claim()), times=4)
+
+    assert errors == []
+    assert sorted(wins) == [False, False, False, True]
+    reply.refresh_from_db()
+    assert reply.status == "streaming"

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from fakes.upstream import FakeUpstream, Fault
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import PersonalKey, Provider
 from providers.runners.base import ConfigurationError
 from providers.tests.factories import (
@@ -26,7 +26,7 @@ from providers.tests.factories import (
 )
 from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
-from sessions_app.streaming import CLOSED_TAB, INTERRUPTED, sse
+from sessions_app.streaming import CLOSED_TAB, INTERRUPTED, OUTPUT_LIMIT, STOPPED, sse
 from sessions_app.tests import event_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,13 +59,66 @@ def read_events(url: str, cookies: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def wait_for(message: Message, status: str) -> Message:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # generous: the machine may be busy
     while time.monotonic() < deadline:
         message.refresh_from_db()
         if message.status == status:
             return message
         time.sleep(0.05)
     raise AssertionError(f"status stayed {message.status}")
+
+
+class Reader:
+    """An EventSource on its own thread: the events so far, as they arrive."""
+
+    def __init__(
+        self, url: str, cookies: dict[str, str], *, start: threading.Barrier | None = None
+    ):
+        self.events: list[tuple[str, str]] = []
+        self.answered = threading.Event()  # the response's headers arrived
+        self._url, self._cookies, self._start = url, cookies, start
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        if self._start:
+            self._start.wait()  # released together with the other readers
+        received = ""
+        with httpx2.stream("GET", self._url, cookies=self._cookies, timeout=60) as response:
+            assert response.status_code == 200
+            self.answered.set()
+            for text in response.iter_text():
+                received += text
+                self.events = event_stream.parse(received)
+
+    def deltas(self) -> list[str]:
+        return [data for name, data in self.events if name == "delta"]
+
+    def wait_for_deltas(self, count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(self.deltas()) < count:
+            assert time.monotonic() < deadline, f"deltas so far: {self.deltas()}"
+            time.sleep(0.02)
+
+    def finish(self) -> list[tuple[str, str]]:
+        """All the events, once the stream has ended."""
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "the stream did not end"
+        return self.events
+
+
+def press_stop(server: str, message: Message, cookies: dict[str, str]) -> None:
+    """What the Stop button sends, to `server` (any process serving this database)."""
+    stop_url = server + reverse(
+        "sessions_app:stop", args=[message.session.public_id, message.public_id]
+    )
+    token = httpx2.get(server + reverse("sessions_app:index"), cookies=cookies).cookies["csrftoken"]
+    response = httpx2.post(
+        stop_url,
+        cookies=cookies | {"csrftoken": token},
+        headers={"X-CSRFToken": token, "Referer": server + "/"},
+    )
+    assert response.status_code == 204
 
 
 def test_the_answer_streams_then_is_saved_with_its_audit(
@@ -90,42 +143,42 @@ def test_the_answer_streams_then_is_saved_with_its_audit(
     assert sent.body["messages"] == [{"role": "user", "content": "Say hello"}]
 
 
-def test_two_connections_start_one_generation(
+def test_two_connections_at_once_start_one_generation(
     asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.token_delay = 0.2
+    gate = Gate()  # the answer waits until both connections are in
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=0))
     url = stream_url(asgi_server, reply)
-    results: dict[int, list[tuple[str, str]]] = {}
-    threads = [
-        threading.Thread(target=lambda n=n: results.__setitem__(n, read_events(url, cookies)))
-        for n in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together = threading.Barrier(2)
+    readers = [Reader(url, cookies, start=together) for _ in range(2)]
+    for reader in readers:
+        assert reader.answered.wait(30)
+    gate.wait_held()
 
-    assert len(fake_upstream.requests) == 1  # one generation; the other connection follows it
-    for events in results.values():
-        assert "".join(data for name, data in events if name == "delta") == "Hello, world!"
+    gate.open()
+
+    for reader in readers:
+        events = reader.finish()
+        assert "".join(reader.deltas()) == "Hello, world!"
         assert events[-1][0] == "done"
         assert 'data-status="done"' in events[-1][1]
+    assert len(fake_upstream.requests) == 1  # one generation; the other connection followed it
 
 
-def test_a_closed_tab_keeps_the_text_that_arrived(
+def test_a_closed_tab_keeps_the_text_that_arrived_and_ends_the_upstream_request(
     asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.token_delay = 0.4
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
     with httpx2.stream("GET", stream_url(asgi_server, reply), cookies=cookies) as response:
         for line in response.iter_lines():
             if line == "data: Hello":
                 break  # leave after the first token, as a closed tab does
 
+    gate.wait_hung_up()  # while the model was silent: the server let go of it at once
     stopped = wait_for(reply, "stopped")
 
-    assert stopped.error == CLOSED_TAB
-    assert stopped.content.startswith("Hello")
-    assert "Hello, world!".startswith(stopped.content)
+    assert (stopped.content, stopped.error) == ("Hello", CLOSED_TAB)
 
 
 def test_an_upstream_failure_keeps_the_partial_text_with_a_reason(
@@ -169,34 +222,124 @@ def test_an_upstream_500_is_retried_once_then_reported_without_the_key(
 def test_stop_ends_the_stream_and_keeps_the_partial_text(
     asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.token_delay = 0.4
-    stop_url = asgi_server + reverse(
-        "sessions_app:stop", args=[reply.session.public_id, reply.public_id]
-    )
-    client = Client()
-    client.cookies["sessionid"] = cookies["sessionid"]
-    events: list[tuple[str, str]] = []
-    reader = threading.Thread(
-        target=lambda: events.extend(read_events(stream_url(asgi_server, reply), cookies))
-    )
-    reader.start()
-    wait_for(reply, "streaming")
-    csrf = httpx2.get(asgi_server + reverse("sessions_app:index"), cookies=cookies)
-    token = csrf.cookies.get("csrftoken")
-    httpx2.post(
-        stop_url,
-        cookies=cookies | {"csrftoken": token},
-        headers={"X-CSRFToken": token, "Referer": asgi_server + "/"},
-    )
-    reader.join(timeout=15)
+    gate = Gate()  # "Hello", ",", then the model goes quiet until the test says go
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))
+    reader = Reader(stream_url(asgi_server, reply), cookies)
+    reader.wait_for_deltas(2)
 
+    press_stop(asgi_server, reply, cookies)
+
+    wait_for(reply, "stopped")  # noticed while the model is silent
+    gate.wait_hung_up()  # and the upstream request ended
+    gate.open()
+    events = reader.finish()
+    assert reader.deltas() == ["Hello", ","]
     assert events[-1][0] == "done"
     assert 'data-status="stopped"' in events[-1][1]
     reply.refresh_from_db()
-    assert reply.status == "stopped"
-    assert reply.content
-    assert "Hello, world!".startswith(reply.content)
-    assert reply.content != "Hello, world!"
+    assert (reply.status, reply.content, reply.error) == ("stopped", "Hello,", STOPPED)
+
+
+def test_stop_before_the_first_token_is_noticed_and_nothing_more_is_sent(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()  # the model is silent from the start: a long wait, or thinking
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=0))
+    reader = Reader(stream_url(asgi_server, reply), cookies)
+    gate.wait_held()
+
+    press_stop(asgi_server, reply, cookies)
+
+    wait_for(reply, "stopped")
+    gate.wait_hung_up()
+    gate.open()
+    events = reader.finish()
+    assert [name for name, _ in events] == ["done"]
+    assert 'data-status="stopped"' in events[0][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content, reply.error) == ("stopped", "", STOPPED)
+    assert reply.ttft_ms is None
+    assert len(fake_upstream.requests) == 1
+
+
+def test_stop_sent_to_another_server_process_ends_the_stream(
+    asgi_server: str,
+    second_server: str,
+    reply: Message,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))
+    reader = Reader(stream_url(asgi_server, reply), cookies)
+    reader.wait_for_deltas(2)
+
+    press_stop(second_server, reply, cookies)  # the database is all the two share
+
+    wait_for(reply, "stopped")
+    gate.wait_hung_up()
+    gate.open()
+    events = reader.finish()
+    assert 'data-status="stopped"' in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content, reply.error) == ("stopped", "Hello,", STOPPED)
+
+
+def test_a_silent_stream_keeps_its_row_fresh_so_a_follower_follows_it(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=0))
+    streaming = Reader(stream_url(asgi_server, reply), cookies)
+    gate.wait_held()
+    # As if the model had been silent for an hour: no token has touched the row since.
+    before = timezone.now()
+    Message.objects.filter(pk=reply.pk).update(updated_at=before - timedelta(hours=1))
+
+    deadline = time.monotonic() + 30
+    while reply.updated_at < before:  # the heartbeat, with no token to carry it
+        assert time.monotonic() < deadline, "the silent stream's row was not touched"
+        time.sleep(0.05)
+        reply.refresh_from_db()
+    follower = Reader(stream_url(asgi_server, reply), cookies)  # another tab, say
+    assert follower.answered.wait(30)
+    gate.open()
+
+    for reader in (streaming, follower):
+        events = reader.finish()
+        assert "".join(reader.deltas()) == "Hello, world!"
+        assert 'data-status="done"' in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.error) == ("done", "")
+    assert len(fake_upstream.requests) == 1
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_an_answer_cut_at_the_models_output_limit_says_so_and_keeps_its_text(
+    asgi_server: str,
+    user: User,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+    protocol: str,
+) -> None:
+    fake_upstream.models = ["gpt-4o", "claude-sonnet-5-5"]
+    model_id = {"openai": "gpt-4o", "anthropic": "claude-sonnet-5-5"}[protocol]
+    provider = make_fake_provider(fake_upstream, protocol=protocol)
+    model = make_model(provider, model_id=model_id, settings={"max_tokens": 2})
+    session = ChatSession.objects.create(owner=user)
+    answer = session.start_turn(content="Say hello", model=model)[1]
+
+    events = read_events(stream_url(asgi_server, answer), cookies)
+
+    assert fake_upstream.requests[0].body["max_tokens"] == 2
+    assert [data for name, data in events if name == "delta"] == ["Hello", ","]
+    assert 'data-status="stopped"' in events[-1][1]
+    assert escape(OUTPUT_LIMIT) in events[-1][1]
+    answer.refresh_from_db()
+    assert (answer.status, answer.content, answer.error) == ("stopped", "Hello,", OUTPUT_LIMIT)
+    assert answer.output_tokens == 2
+    page = httpx2.get(asgi_server + session.get_absolute_url(), cookies=cookies)
+    assert escape(OUTPUT_LIMIT) in page.text  # on the answer when the chat is reopened
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config.tests.uvicorn import Served
-from fakes.upstream import FakeUpstream
+from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import LLMModel, Provider
 from providers.tests.factories import make_fake_provider
 from sessions_app.models import ChatSession, Message
@@ -96,11 +96,14 @@ def test_a_models_own_limit_cuts_its_answer_there(
     asgi_server: str, user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.reply = ["abcdefghij"] * 1_000  # 10,000 characters
+    gate = Gate()  # past the limit, the fake waits: for the server to hang up, it should
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=300))
     answer = ask(user, fake_upstream, max_answer_chars=2_345)
     path = reverse("sessions_app:stream", args=[answer.session.public_id, answer.public_id])
 
     events = event_stream.parse(httpx2.get(asgi_server + path, cookies=cookies).text)
 
+    gate.wait_hung_up()  # the upstream request ended with the answer
     answer.refresh_from_db()
     assert (answer.status, len(answer.content)) == ("error", 2_345)
     assert "passed the size limit of 2,345 characters" in events[-1][1]
