@@ -216,6 +216,7 @@ def test_an_upstream_500_is_retried_once_then_reported_without_the_key(
     assert "sk-pr…" in reply.error
     for text in (*(data for _, data in events), reply.error):
         assert_keyless(text, OPENAI_KEY)
+    assert_keyless(reply.error, OPENAI_KEY, shows="sk-pr…")
     # and the server's log: checked for every served test (conftest.asgi_server)
 
 
@@ -356,6 +357,8 @@ def test_another_persons_stream_is_a_404(
 
     assert response.status_code == 404
     assert fake_upstream.requests == []
+    reply.refresh_from_db()
+    assert reply.status == "pending"  # still the owner's to stream
 
 
 def test_a_personal_key_is_used_for_its_owner_only_and_not_once_turned_off(
@@ -457,6 +460,9 @@ def test_the_follower_stream_frames_stored_text_safely(
 
     assert [name for name, _ in events] == ["delta", "done"]
     assert "pwned" in events[0][1]
+    assert 'data-status="done"' in events[1][1]
+    assert "pwned" in events[1][1]
+    assert "&lt;p id=" in events[1][1]  # shown as text
     assert '<p id="forged">' not in events[1][1]
 
 
