@@ -222,6 +222,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # about 250,000 tokens, past any model's output limit today, and a bounded cost per stream.
 ANSWER_MAX_CHARS = _at_least_one("ANSWER_MAX_CHARS", default=1_000_000)
 
+# A stream silent this long (a model thinking before its first token) sends an SSE comment,
+# which browsers ignore, so a proxy's read timeout (nginx: 60 s) does not cut it.
+SSE_KEEPALIVE_SECONDS = _at_least_one("SSE_KEEPALIVE_SECONDS", default=15)
+
 # Secure by default: DEBUG off means HTTPS cookies unless the environment says otherwise.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)

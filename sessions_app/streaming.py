@@ -73,6 +73,10 @@ TOO_LONG = (
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+# An SSE comment: EventSource ignores it; it only keeps the connection busy for proxies.
+KEEPALIVE = ": keep-alive\n\n"
+
+
 def sse(event: str, data: str) -> str:
     """One server-sent event; each line of `data` is its own `data:` field, as the spec asks,
     so no text can end the event early. The browser joins the fields with LF."""
@@ -132,13 +136,18 @@ async def relay(message: Message) -> AsyncIterator[str]:
             aclosing(stream_reply(target, request)) as upstream,
             aclosing(_with_ticks(upstream, CHECKPOINT_SECONDS)) as events,
         ):
+            sent_at = time.monotonic()
             async for event in events:
                 if event is TICK:
                     if stopped := await message.acheckpoint(answer.unsaved()):
                         break
+                    if time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
+                        sent_at = time.monotonic()
+                        yield KEEPALIVE
                 elif isinstance(event, TextDelta):
                     audit.setdefault("ttft_ms", _ms_since(started))
                     if kept := answer.add(event.text):
+                        sent_at = time.monotonic()
                         yield sse("delta", escape(kept))
                     if answer.cut:
                         break
@@ -233,6 +242,7 @@ async def follow(message: Message) -> AsyncIterator[str]:
     then what the streaming connection checkpoints, until the answer ends."""
     sent = 0
     deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
+    sent_at = time.monotonic()
     while True:
         # Only the text not sent yet: stored text only grows, and a long answer read whole
         # twice a second, by every follower, would cost its size each time.
@@ -250,6 +260,10 @@ async def follow(message: Message) -> AsyncIterator[str]:
         if current.unsent:
             yield sse("delta", escape(current.unsent))
             sent += len(current.unsent)
+            sent_at = time.monotonic()
+        elif time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
+            yield KEEPALIVE
+            sent_at = time.monotonic()
         if not current.is_open or time.monotonic() > deadline:
             finished = await Message.objects.select_related("session").aget(pk=message.pk)
             yield sse("done", await render_message(finished, final=True))

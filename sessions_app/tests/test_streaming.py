@@ -26,7 +26,14 @@ from providers.tests.factories import (
 )
 from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
-from sessions_app.streaming import CLOSED_TAB, INTERRUPTED, OUTPUT_LIMIT, STOPPED, sse
+from sessions_app.streaming import (
+    CLOSED_TAB,
+    INTERRUPTED,
+    KEEPALIVE,
+    OUTPUT_LIMIT,
+    STOPPED,
+    sse,
+)
 from sessions_app.tests import event_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,6 +82,7 @@ class Reader:
         self, url: str, cookies: dict[str, str], *, start: threading.Barrier | None = None
     ):
         self.events: list[tuple[str, str]] = []
+        self.received = ""  # as sent, comments included
         self.answered = threading.Event()  # the response's headers arrived
         self._url, self._cookies, self._start = url, cookies, start
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -89,7 +97,7 @@ class Reader:
             self.answered.set()
             for text in response.iter_text():
                 received += text
-                self.events = event_stream.parse(received)
+                self.received, self.events = received, event_stream.parse(received)
 
     def deltas(self) -> list[str]:
         return [data for name, data in self.events if name == "delta"]
@@ -261,6 +269,28 @@ def test_stop_before_the_first_token_is_noticed_and_nothing_more_is_sent(
     assert (reply.status, reply.content, reply.error) == ("stopped", "", STOPPED)
     assert reply.ttft_ms is None
     assert len(fake_upstream.requests) == 1
+
+
+@pytest.mark.parametrize("asgi_env", [{"SSE_KEEPALIVE_SECONDS": "1"}], ids=["keep-alive 1 s"])
+def test_a_silent_stream_sends_keep_alive_comments_a_browser_ignores(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()  # the model thinks before its first token; a proxy would cut the quiet
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=0))
+    reader = Reader(stream_url(asgi_server, reply), cookies)
+    gate.wait_held()
+
+    deadline = time.monotonic() + 30
+    while KEEPALIVE not in reader.received:
+        assert time.monotonic() < deadline, f"no keep-alive in: {reader.received!r}"
+        time.sleep(0.05)
+    gate.open()
+
+    events = reader.finish()
+    assert [name for name, _ in events] == ["delta"] * 4 + ["done"]
+    assert 'data-status="done"' in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.content) == ("done", "Hello, world!")
 
 
 def test_stop_sent_to_another_server_process_ends_the_stream(
