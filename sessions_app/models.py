@@ -193,20 +193,31 @@ class Message(models.Model):
 
     async def acheckpoint(self, new_text: str) -> bool:
         """Append the text that arrived since the last checkpoint and touch updated_at (the
-        heartbeat followers read, text or not), unless a Stop came meanwhile: then True.
-        One query either way; the final text is saved when the answer ends. Appending in
-        SQL sends each part once, however long the answer."""
+        heartbeat followers read, text or not); True when this stream must end instead: a
+        Stop came, or the answer is no longer this stream's (a follower found it silent
+        past STALE_AFTER and marked it interrupted, so someone may retry it). One query
+        either way; appending in SQL sends each part once, however long the answer."""
         fields: dict[str, object] = {"updated_at": timezone.now()}
         if new_text:
             fields["content"] = Concat("content", Value(new_text), output_field=models.TextField())
-        saved = await Message.objects.filter(pk=self.pk, stop_requested=False).aupdate(**fields)
+        saved = await Message.objects.filter(
+            pk=self.pk, status=Status.STREAMING, stop_requested=False
+        ).aupdate(**fields)
         return not saved
 
     async def afinish(
         self, *, status: str, content: str, error: str = "", **audit: int | None
     ) -> None:
-        """The answer's end: its final text, how it ended, and the numbers for the audit."""
+        """The answer's end: its final text, how it ended, and the numbers for the audit.
+
+        Only while the answer is still this stream's: one marked interrupted meanwhile
+        keeps that end (and its retry), and this copy is refreshed to show it."""
         fields = {"status": status, "content": content, "error": error, **audit}
-        for name, value in fields.items():
-            setattr(self, name, value)
-        await Message.objects.filter(pk=self.pk).aupdate(updated_at=timezone.now(), **fields)
+        ended = await Message.objects.filter(pk=self.pk, status=Status.STREAMING).aupdate(
+            updated_at=timezone.now(), **fields
+        )
+        if ended:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        else:
+            await self.arefresh_from_db()

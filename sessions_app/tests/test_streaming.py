@@ -345,6 +345,27 @@ def test_a_silent_stream_keeps_its_row_fresh_so_a_follower_follows_it(
     assert len(fake_upstream.requests) == 1
 
 
+def test_a_stream_whose_answer_was_marked_interrupted_ends_and_keeps_that_end(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))
+    reader = Reader(stream_url(asgi_server, reply), cookies)
+    reader.wait_for_deltas(2)
+    # What a follower does to a stream it found silent past STALE_AFTER (a stuck worker):
+    # the answer is no longer this stream's, and the page offers Retry.
+    Message.objects.filter(pk=reply.pk).update(status="error", error=INTERRUPTED)
+
+    gate.wait_hung_up()  # the stream noticed at its next checkpoint and hung up
+    gate.open()
+    events = reader.finish()
+    assert 'data-status="error"' in events[-1][1]
+    assert INTERRUPTED in events[-1][1]
+    reply.refresh_from_db()
+    assert (reply.status, reply.error) == ("error", INTERRUPTED)  # not overwritten as done
+    assert len(fake_upstream.requests) == 1
+
+
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
 def test_an_answer_cut_at_the_models_output_limit_says_so_and_keeps_its_text(
     asgi_server: str,
