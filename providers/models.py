@@ -71,6 +71,16 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        moved = self._moves_host()
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if moved:
+                # People gave their keys for the old host: like the team's key, none is
+                # ever sent to a new one; they enter theirs again.
+                PersonalKey.objects.filter(provider=self).delete()
+        self._loaded_base_url = self.base_url
+
     @classmethod
     def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Any:
         instance = super().from_db(db, field_names, values)
@@ -174,9 +184,12 @@ class Provider(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def _moves_stored_key(self) -> bool:
+    def _moves_host(self) -> bool:
         loaded = getattr(self, "_loaded_base_url", "")
-        return bool(loaded) and self.api_key.is_stored and _host(loaded) != _host(self.base_url)
+        return bool(loaded) and _host(loaded) != _host(self.base_url)
+
+    def _moves_stored_key(self) -> bool:
+        return self._moves_host() and self.api_key.is_stored
 
 
 def _host(url: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from providers.models import LLMModel, Provider
+from providers.models import LLMModel, PersonalKey, Provider
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
@@ -147,6 +147,22 @@ def test_changing_the_path_on_the_same_host_keeps_the_key() -> None:
     stored.base_url = "https://api.openai.com/v2"
 
     stored.full_clean()
+
+
+def test_personal_keys_never_follow_their_provider_to_a_new_host(user: Any) -> None:
+    stored = make_provider()
+    PersonalKey.objects.create(user=user, provider=stored, api_key="sk-proj-FAKE.alice.0000000")
+    stored.base_url = "https://api.openai.com/v2"  # the same host: people's keys stay
+    stored.save()
+    assert PersonalKey.objects.filter(provider=stored).count() == 1
+
+    stored.base_url = "https://gateway.example.com/v1"
+    stored.api_key = OPENAI_KEY  # the team's key re-entered for the new host
+    stored.full_clean()
+    stored.save()
+
+    assert not PersonalKey.objects.filter(provider=stored).exists()
+    assert Provider.objects.get(pk=stored.pk).api_key.reveal() == OPENAI_KEY
 
 
 @pytest.mark.parametrize(
