@@ -266,7 +266,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# The catalogue's ${NAME} key references (providers/variables.py). Last, so every setting
+# The catalogue's ${NAME} key references (providers/keys/variables.py). Last, so every setting
 # above is among the names read; the provider key variables are meant to be named.
 CATALOGUE_KEY_VARIABLES = env.list("CATALOGUE_KEY_VARIABLES", default=[])
 CATALOGUE_ADMIN_READS_ENV = env.bool("CATALOGUE_ADMIN_READS_ENV", default=False)

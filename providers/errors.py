@@ -10,6 +10,7 @@ from __future__ import annotations
 
 
 class UserFacingError(Exception):
+    category = "error"  # a word for lists and filters: "bad key", "rate limited", …
     user_message = "Something went wrong."
 
     def __init__(self, user_message: str | None = None, *, detail: str = "") -> None:

@@ -103,11 +103,11 @@ class Provider(models.Model):
         settings = self.settings if isinstance(self.settings, dict) else {}
         if self.protocol not in Protocol.values:
             raise ConfigurationError(
-                f"Its protocol, {self.protocol!r}, is not one Switchboard speaks."
+                detail=f"Its protocol, {self.protocol!r}, is not one Switchboard speaks."
             )
         for name, rule in CONNECTION_SETTINGS.items():
             if name in settings and (problem := rule.problem(settings[name])):
-                raise ConfigurationError(f"Its setting {name}: {problem}.")
+                raise ConfigurationError(detail=f"Its setting {name}: {problem}.")
         personal = personal_key if personal_key and self.allow_personal_keys else None
         return ProviderTarget(
             name=self.name,

@@ -159,7 +159,7 @@ class Flag:
 @dataclass(frozen=True)
 class KeyVariable:
     """The environment variable an export names for a provider's key: one an import of
-    that export may read (providers/variables.py)."""
+    that export may read (providers/keys/variables.py)."""
 
     def problem(self, value: Any) -> str:
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", value):

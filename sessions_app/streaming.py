@@ -208,8 +208,8 @@ async def _with_ticks(events: AsyncIterator[Event], every: float) -> AsyncIterat
 
     The next event is awaited in a task raced against the clock, so a model that is silent
     (before its first token, or thinking) still gets its checkpoints: its Stop is noticed
-    and its row stays fresh. No database connection is held meanwhile; each checkpoint is
-    one short query. Closing this stream cancels the wait, which closes the upstream's.
+    and its row stays fresh. Each checkpoint is one short query, with no transaction held
+    open between them. Closing this stream cancels the wait, which closes the upstream's.
     """
     tick_at = time.monotonic() + every
     waiting: asyncio.Future[Event] | None = None

@@ -26,6 +26,7 @@ _SHORTEST_PARTLY_SHOWN = 20  # shorter secrets show nothing: five characters wou
 class UnreadableSecretError(UserFacingError):
     """No key in FIELD_ENCRYPTION_KEYS decrypts the stored value."""
 
+    category = "bad key"
     user_message = (
         "The stored key cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS; "
         "re-enter it, or restore the encryption key it was saved with."

@@ -39,7 +39,7 @@ class ProviderError(UserFacingError):
     category = "unexpected response"
     user_message = "The provider answered in a way Switchboard did not expect."
 
-    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+    def __init__(self, *, detail: str = "", status: int | None = None) -> None:
         self.status = status
         # The detail is the upstream's, already redacted by the runner.
         super().__init__(detail=detail)
@@ -118,7 +118,7 @@ def error_for_status(status: int, detail: str) -> ProviderError:
         kind = UnavailableError
     else:
         kind = BadRequestError
-    return kind(f"HTTP {status}: {detail}", status=status)
+    return kind(detail=f"HTTP {status}: {detail}", status=status)
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
     The openai and anthropic SDKs are generated from one template and share these
     exception names, so one translation serves both; pass the SDK module. Every text that
     came from the wire goes through `clean` before it is raised, so nothing above this
-    function ever holds the key in any form (providers/redaction.py).
+    function ever holds the key in any form (providers/keys/redaction.py).
     """
 
     def clean(text: str) -> str:
@@ -225,24 +225,24 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
     try:
         yield
     except RefusedAddressError as e:  # the SDKs let it through unwrapped
-        raise DestinationRefusedError(e.user_message) from e
+        raise DestinationRefusedError(detail=e.user_message) from e
     except OversizedResponseError as e:  # likewise
-        raise MalformedResponseError(e.detail) from e
+        raise MalformedResponseError(detail=e.detail) from e
     # While a stream is read, the anthropic SDK lets transport errors through unwrapped.
     except httpx2.TimeoutException as e:
-        raise UpstreamTimeoutError(clean(str(e))) from e
+        raise UpstreamTimeoutError(detail=clean(str(e))) from e
     except (httpx2.RemoteProtocolError, httpx2.ReadError) as e:
-        raise UnavailableError(STREAM_CUT) from e
+        raise UnavailableError(detail=STREAM_CUT) from e
     except sdk.APITimeoutError as e:  # before its parent, APIConnectionError
-        raise UpstreamTimeoutError(clean(str(e.__cause__ or e.message))) from e
+        raise UpstreamTimeoutError(detail=clean(str(e.__cause__ or e.message))) from e
     except sdk.APIConnectionError as e:
         if isinstance(e.__cause__, httpx2.RemoteProtocolError | httpx2.ReadError):
             # The connection opened and then broke: mid-stream, not unreachable.
-            raise UnavailableError(STREAM_CUT) from e
-        raise UnreachableError(clean(str(e.__cause__ or e.message))) from e
+            raise UnavailableError(detail=STREAM_CUT) from e
+        raise UnreachableError(detail=clean(str(e.__cause__ or e.message))) from e
     except UnicodeDecodeError as e:  # the SDKs decode each SSE line as UTF-8, unguarded
         raise MalformedResponseError(
-            f"The stream held bytes that are not UTF-8 text ({e.reason} at byte {e.start} "
+            detail=f"The stream held bytes that are not UTF-8 text ({e.reason} at byte {e.start} "
             "of a line)."
         ) from e
     # From here on the SDK's exception holds the upstream's own words, unredacted: it is
@@ -250,15 +250,15 @@ def translated_errors(sdk: ModuleType, *, secret: str) -> Iterator[None]:
     except sdk.APIStatusError as e:
         detail = clean(_upstream_message(e.body, e.message))
         if e.status_code < 300:  # an error event inside a stream that began with 200
-            raise UnavailableError(detail) from None
+            raise UnavailableError(detail=detail) from None
         retry_after = e.response.headers.get("retry-after")
         if retry_after:
             detail += f" (retry after {clean(retry_after)[:20]} s)"
         raise error_for_status(e.status_code, detail) from None
     except (sdk.APIResponseValidationError, json.JSONDecodeError) as e:
-        raise MalformedResponseError(clean(str(e)[:300])) from None
+        raise MalformedResponseError(detail=clean(str(e)[:300])) from None
     except sdk.APIError as e:  # an `error` event in the middle of a stream
-        raise UnavailableError(clean(_upstream_message(e.body, e.message))) from None
+        raise UnavailableError(detail=clean(_upstream_message(e.body, e.message))) from None
 
 
 def _upstream_message(body: object, fallback: str) -> str:

@@ -69,14 +69,14 @@ def _check_base_url(target: ProviderTarget) -> None:
         url = httpx2.URL(target.base_url)
     except httpx2.InvalidURL as error:
         raise ConfigurationError(
-            redact(f"Its base URL does not parse: {error}.", target.api_key)
+            detail=redact(f"Its base URL does not parse: {error}.", target.api_key)
         ) from None
     if url.scheme not in ("http", "https"):
-        raise ConfigurationError("Its base URL is not an http:// or https:// URL.")
+        raise ConfigurationError(detail="Its base URL is not an http:// or https:// URL.")
     if not url.host:
-        raise ConfigurationError("Its base URL names no host.")
+        raise ConfigurationError(detail="Its base URL names no host.")
     if url.port is not None and url.port > 65535:
-        raise ConfigurationError(f"Its base URL's port, {url.port}, is past 65535.")
+        raise ConfigurationError(detail=f"Its base URL's port, {url.port}, is past 65535.")
 
 
 @asynccontextmanager

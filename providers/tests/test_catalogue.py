@@ -536,6 +536,8 @@ def test_a_registry_changed_between_plan_and_apply_fails_whole_with_a_reason() -
 
 @pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
 def test_two_imports_at_once_both_apply_one_after_the_other() -> None:
+    """Guards the lock on PostgreSQL (.ci/run's second pass); SQLite's IMMEDIATE
+    transactions serialise the two anyway."""
     a = "{name: A, preset: custom, base_url: 'https://a.example/v1'}"
     b = "{name: B, preset: custom, base_url: 'https://b.example/v1'}"
     # Each creates A and B, in opposite orders: unserialised, each would wait on the name

@@ -1,4 +1,4 @@
-"""Redaction of a key an upstream echoes back (providers/redaction.py)."""
+"""Redaction of a key an upstream echoes back (providers/keys/redaction.py)."""
 
 from __future__ import annotations
 

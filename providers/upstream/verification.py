@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 
-from providers.keys.encryption import UnreadableSecretError
+from providers.errors import UserFacingError
 from providers.models import Provider
 from providers.runners.base import ProviderError, ProviderTarget
 from providers.runners.router import open_runner
@@ -67,10 +67,7 @@ def verify_providers(providers: Sequence[Provider]) -> list[tuple[Provider, Veri
             continue
         try:
             target = provider.target()
-        except UnreadableSecretError as error:
-            results[provider.pk] = VerificationResult(False, None, "bad key", error.user_message)
-            continue
-        except ProviderError as error:  # a stored value the runner cannot use
+        except UserFacingError as error:  # a key no longer readable, a value no runner can use
             results[provider.pk] = VerificationResult(
                 False, None, error.category, error.description
             )

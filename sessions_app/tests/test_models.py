@@ -48,6 +48,8 @@ def test_sessions_have_unguessable_public_ids_and_list_newest_first(user: User) 
 
 @pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
 def test_a_regenerate_racing_a_new_question_never_answers_past_it(user: User) -> None:
+    """Guards the lock on PostgreSQL (.ci/run's second pass); SQLite's IMMEDIATE
+    transactions serialise the two anyway."""
     model = make_model(make_provider())
     session = ChatSession.objects.create(owner=user)
     _, answer = session.start_turn(content="Hi", model=model)

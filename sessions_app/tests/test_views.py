@@ -396,6 +396,8 @@ def test_only_the_last_answer_can_be_redone(alice: Client, user: User, model: LL
 def test_two_regenerates_at_once_make_one_answer_and_tell_the_other_why(
     user: User, model: LLMModel
 ) -> None:
+    """Guards the session lock on PostgreSQL (.ci/run's second pass); SQLite's IMMEDIATE
+    transactions serialise the two anyway."""
     session = ChatSession.objects.create(owner=user)
     _, reply = session.start_turn(content="Hi", model=model)
     finish(reply, "Hello!")
