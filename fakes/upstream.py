@@ -104,15 +104,17 @@ class Gate:
     """A point where scripted requests wait until the test opens it (see Fault.hold).
 
     One gate may hold several requests (give it to several faults); it counts the requests
-    that reached it and those whose client hung up while held, so a test can wait for
-    either instead of guessing how long a stream takes.
+    that reached it and those whose client hung up, so a test can wait for either instead
+    of guessing how long a stream takes.
     """
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._open = False
         self.held = 0  # requests that reached the gate
-        self.hung_up = 0  # of those, the ones whose client closed the connection while held
+        # Clients that closed the connection, while held or on the way to the gate: a client
+        # that stops reading early (a size limit) may leave before the stream reaches it.
+        self.hung_up = 0
 
     def open(self) -> None:
         with self._changed:
@@ -124,7 +126,7 @@ class Gate:
         self._wait(lambda: self.held >= count, timeout, f"{count} request(s) held")
 
     def wait_hung_up(self, count: int = 1, timeout: float = 30.0) -> None:
-        """Until the clients of `count` held requests have closed their connections."""
+        """Until the clients of `count` requests for this gate have closed their connections."""
         self._wait(lambda: self.hung_up >= count, timeout, f"{count} client(s) hanging up")
 
     def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
@@ -133,6 +135,12 @@ class Gate:
                 raise GateTimeoutError(
                     f"waited {timeout:.0f} s for {what}; held {self.held}, hung up {self.hung_up}"
                 )
+
+    def left_early(self) -> None:
+        """A request for this gate lost its client before it reached the gate."""
+        with self._changed:
+            self.hung_up += 1
+            self._changed.notify_all()
 
     def pass_through(self, connection: socket.socket) -> bool:
         """Hold the calling request until the gate opens; False if its client hung up."""
@@ -494,6 +502,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        try:
+            self._stream_events(events, fault, error_event=error_event, done=done)
+        except ConnectionError:
+            if fault.hold is not None:
+                fault.hold.left_early()
+            raise
+
+    def _stream_events(
+        self,
+        events: list[tuple[str | None, dict]],
+        fault: Fault,
+        *,
+        error_event: tuple[str | None, dict],
+        done: bool,
+    ) -> None:
         sent = 0
         for name, data in events:
             if name == "token":

@@ -276,6 +276,25 @@ async def test_a_client_hanging_up_at_a_gate_is_counted(
     assert (gate.held, gate.hung_up) == (1, 1)
 
 
+async def test_a_client_hanging_up_before_the_gate_is_counted_too(
+    fake_upstream: FakeUpstream, openai_client: openai.AsyncOpenAI
+) -> None:
+    # A client that stops reading early (a size limit) may leave while the fake is still
+    # writing toward its gate: far more than any socket buffer holds, so a write fails.
+    fake_upstream.reply = ["x" * 10_000] * 2_000
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1_999))
+    stream = await openai_client.chat.completions.create(
+        model="gpt-4o", messages=HELLO, stream=True
+    )
+    await anext(aiter(stream))
+
+    await stream.close()
+
+    gate.wait_hung_up()
+    assert (gate.held, gate.hung_up) == (0, 1)
+
+
 async def test_a_gate_before_the_headers_holds_the_whole_answer(
     fake_upstream: FakeUpstream, openai_client: openai.AsyncOpenAI
 ) -> None:
