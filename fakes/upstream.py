@@ -298,16 +298,21 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.upstream.next_fault()
         if self._left_while_held(fault, tokens_sent=None):
             return
-        if fault.redirect_to:
-            self._send(302, b"", headers={"Location": fault.redirect_to})
-        elif fault.status:
-            self._send_error(request, fault.status, fault, "Scripted failure")
-        elif self.upstream.api_key is not None and request.key != self.upstream.api_key:
-            self._send_error(request, 401, fault, "Incorrect API key provided")
-        elif fault.body is not None:
-            self._send(200, fault.body, content_type="application/json")
-        else:
-            self._route(request, fault)
+        try:
+            if fault.redirect_to:
+                self._send(302, b"", headers={"Location": fault.redirect_to})
+            elif fault.status:
+                self._send_error(request, fault.status, fault, "Scripted failure")
+            elif self.upstream.api_key is not None and request.key != self.upstream.api_key:
+                self._send_error(request, 401, fault, "Incorrect API key provided")
+            elif fault.body is not None:
+                self._send(200, fault.body, content_type="application/json")
+            else:
+                self._route(request, fault)
+        except ConnectionError:
+            if fault.hold is not None:  # a client gone mid-write (before its gate, say) hung up too
+                fault.hold.left_early()
+            raise
 
     def _left_while_held(self, fault: Fault, *, tokens_sent: int | None) -> bool:
         """Wait at the fault's gate if it holds here (None: before answering); True if the
@@ -502,21 +507,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        try:
-            self._stream_events(events, fault, error_event=error_event, done=done)
-        except ConnectionError:
-            if fault.hold is not None:
-                fault.hold.left_early()
-            raise
-
-    def _stream_events(
-        self,
-        events: list[tuple[str | None, dict]],
-        fault: Fault,
-        *,
-        error_event: tuple[str | None, dict],
-        done: bool,
-    ) -> None:
         sent = 0
         for name, data in events:
             if name == "token":
