@@ -151,10 +151,26 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# Keep connections between requests: opening one per request (and SQLite's PRAGMAs with
-# it) was the largest single cost of starting a chat stream (bench/README.md).
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pool per worker process, which a connection goes back to at the end of every
+    # request and of every database trip a stream makes (sessions_app/streaming.py): a
+    # stream waiting on its provider holds none, so hundreds of streams share a few
+    # connections, and WEB_CONCURRENCY workers x DB_POOL_SIZE stay under PostgreSQL's
+    # max_connections (100 by default). Pooling and persistent connections exclude each
+    # other: CONN_MAX_AGE stays 0 here.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": _at_least_one("DB_POOL_SIZE", default=8),
+        # How long a request waits for a free connection before it fails.
+        "timeout": 30,
+    }
+else:
+    # Keep connections between requests: opening one per request (and SQLite's PRAGMAs
+    # with it) was the largest single cost of starting a chat stream (bench/README.md).
+    # SQLite has no server and no connection limit, so a held connection costs a file.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; the busy timeout makes a second

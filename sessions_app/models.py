@@ -191,7 +191,7 @@ class Message(models.Model):
             self.status = Status.STREAMING
         return bool(claimed)
 
-    async def acheckpoint(self, new_text: str) -> bool:
+    def checkpoint(self, new_text: str) -> bool:
         """Append the text that arrived since the last checkpoint and touch updated_at (the
         heartbeat followers read, text or not); True when this stream must end instead: a
         Stop came, or the answer is no longer this stream's (a follower found it silent
@@ -200,24 +200,22 @@ class Message(models.Model):
         fields: dict[str, object] = {"updated_at": timezone.now()}
         if new_text:
             fields["content"] = Concat("content", Value(new_text), output_field=models.TextField())
-        saved = await Message.objects.filter(
+        saved = Message.objects.filter(
             pk=self.pk, status=Status.STREAMING, stop_requested=False
-        ).aupdate(**fields)
+        ).update(**fields)
         return not saved
 
-    async def afinish(
-        self, *, status: str, content: str, error: str = "", **audit: int | None
-    ) -> None:
+    def finish(self, *, status: str, content: str, error: str = "", **audit: int | None) -> None:
         """The answer's end: its final text, how it ended, and the numbers for the audit.
 
         Only while the answer is still this stream's: one marked interrupted meanwhile
         keeps that end (and its retry), and this copy is refreshed to show it."""
         fields = {"status": status, "content": content, "error": error, **audit}
-        ended = await Message.objects.filter(pk=self.pk, status=Status.STREAMING).aupdate(
+        ended = Message.objects.filter(pk=self.pk, status=Status.STREAMING).update(
             updated_at=timezone.now(), **fields
         )
         if ended:
             for name, value in fields.items():
                 setattr(self, name, value)
         else:
-            await self.arefresh_from_db()
+            self.refresh_from_db()

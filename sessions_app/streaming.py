@@ -7,6 +7,11 @@ row (the heartbeat a follower in any process reads) and notices a Stop from any 
 the stream ends with one `done` event carrying the finished message, rendered once. A
 closed tab, a Stop, an upstream error or the model's output limit keeps the text that
 arrived.
+
+Every database trip a stream makes (the claim, each checkpoint, the end, a follower's
+poll) gives its connection back when it is done (database_trip): on PostgreSQL to the
+worker's pool, so a stream waiting on its provider holds no connection, and hundreds of
+streams share the pool's few.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import io
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connection
 from django.db.models.functions import Substr
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -121,25 +129,27 @@ class _Answer:
         return self._whole.getvalue()
 
 
-async def relay(message: Message) -> AsyncIterator[str]:
-    """Events for a message this connection has claimed."""
+async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str]:
+    """Events for a message this connection has claimed, given what claim() read for it."""
     started = time.monotonic()
-    answer = _Answer(settings.ANSWER_MAX_CHARS)  # the model may set its own, read below
+    answer = _Answer(settings.ANSWER_MAX_CHARS)
     audit: dict[str, int | None] = {}
     try:
-        request, target, left_out, answer.limit = await sync_to_async(_prepare)(message)
-        audit["turns_left_out"] = left_out
-        audit["used_personal_key"] = target.api_key_is_personal
+        if isinstance(start, Exception):
+            raise start  # the claim's trip found why it cannot be answered: reported below
+        answer.limit = start.limit
+        audit["turns_left_out"] = start.left_out
+        audit["used_personal_key"] = start.target.api_key_is_personal
         stopped = at_output_limit = False
         # aclosing, both: a Stop, a closed tab or a cut ends the upstream request at once.
         async with (
-            aclosing(stream_reply(target, request)) as upstream,
+            aclosing(stream_reply(start.target, start.request)) as upstream,
             aclosing(_with_ticks(upstream, CHECKPOINT_SECONDS)) as events,
         ):
             sent_at = time.monotonic()
             async for event in events:
                 if event is TICK:
-                    if stopped := await message.acheckpoint(answer.unsaved()):
+                    if stopped := await database_trip(message.checkpoint, answer.unsaved()):
                         break
                     if time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
                         sent_at = time.monotonic()
@@ -174,7 +184,8 @@ async def relay(message: Message) -> AsyncIterator[str]:
     except asyncio.CancelledError:
         # The client went away (Django cancels the response): keep what arrived.
         await asyncio.shield(
-            message.afinish(
+            database_trip(
+                message.finish,
                 status=Status.STOPPED,
                 content=answer.text(),
                 error=CLOSED_TAB,
@@ -186,7 +197,8 @@ async def relay(message: Message) -> AsyncIterator[str]:
     except Exception:  # the one place that catches everything: a bug must not hang the page
         logger.exception("Answer %s failed unexpectedly", message.public_id)
         status, error = Status.ERROR, "Something went wrong on our side; the error was logged."
-    await message.afinish(
+    await database_trip(
+        message.finish,
         status=status,
         content=answer.text(),
         error=error,
@@ -244,31 +256,37 @@ async def follow(message: Message) -> AsyncIterator[str]:
     deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
     sent_at = time.monotonic()
     while True:
-        # Only the text not sent yet: stored text only grows, and a long answer read whole
-        # twice a second, by every follower, would cost its size each time.
-        current = (
-            await Message.objects.defer("content")
-            .annotate(unsent=Substr("content", sent + 1))
-            .aget(pk=message.pk)
-        )
-        if current.status == Status.STREAMING and timezone.now() - current.updated_at > STALE_AFTER:
-            # Conditional on the row being as read, so a live stream's checkpoint wins.
-            await Message.objects.filter(
-                pk=current.pk, status=Status.STREAMING, updated_at=current.updated_at
-            ).aupdate(status=Status.ERROR, error=INTERRUPTED, updated_at=timezone.now())
-            continue
-        if current.unsent:
-            yield sse("delta", escape(current.unsent))
-            sent += len(current.unsent)
+        unsent, is_open = await database_trip(_poll, message.pk, sent)
+        if unsent:
+            yield sse("delta", escape(unsent))
+            sent += len(unsent)
             sent_at = time.monotonic()
         elif time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
             yield KEEPALIVE
             sent_at = time.monotonic()
-        if not current.is_open or time.monotonic() > deadline:
-            finished = await Message.objects.select_related("session").aget(pk=message.pk)
+        if not is_open or time.monotonic() > deadline:
+            finished = await database_trip(
+                Message.objects.select_related("session").get, pk=message.pk
+            )
             yield sse("done", await render_message(finished, final=True))
             return
         await asyncio.sleep(CHECKPOINT_SECONDS)
+
+
+def _poll(pk: int, sent: int) -> tuple[str, bool]:
+    """A follower's look at the answer: the text past the first `sent` characters, and
+    whether it is still open. One found silent past STALE_AFTER is marked interrupted."""
+    # Only the text not sent yet: stored text only grows, and a long answer read whole
+    # twice a second, by every follower, would cost its size each time.
+    current = Message.objects.defer("content").annotate(unsent=Substr("content", sent + 1))
+    current = current.get(pk=pk)
+    if current.status == Status.STREAMING and timezone.now() - current.updated_at > STALE_AFTER:
+        # Conditional on the row being as read, so a live stream's checkpoint wins.
+        Message.objects.filter(
+            pk=current.pk, status=Status.STREAMING, updated_at=current.updated_at
+        ).update(status=Status.ERROR, error=INTERRUPTED, updated_at=timezone.now())
+        return _poll(pk, sent)
+    return current.unsent, current.is_open
 
 
 async def render_message(message: Message, *, final: bool = False) -> str:
@@ -278,15 +296,51 @@ async def render_message(message: Message, *, final: bool = False) -> str:
     return await sync_to_async(render_to_string)("sessions_app/partials/message.html", context)
 
 
-def _prepare(message: Message) -> tuple[ChatRequest, ProviderTarget, int, int]:
-    """The request, where it goes, how many turns were left out, and the size limit.
+@dataclass(frozen=True)
+class Start:
+    """What a claimed answer's call upstream needs, read in the claim's trip."""
+
+    request: ChatRequest
+    target: ProviderTarget
+    left_out: int  # turns left out to fit the model's context budget
+    limit: int  # the answer's size limit, in characters
+
+
+def claim(message: Message) -> Start | Exception | None:
+    """Claim `message` for this connection (Message.claim) and read what relay() needs, in
+    the view's one trip to the database: None when another connection has it (follow
+    it), else what to relay, or why it cannot be answered (relay reports that).
 
     Access is asked again here, not trusted from Send: the registry may have changed since.
     """
-    grant = access.grant(message.session.owner, message.llm_model_id)
-    request, left_out = build_request(message)
-    limit = (grant.model.settings or {}).get("max_answer_chars", settings.ANSWER_MAX_CHARS)
-    return request, grant.target(), left_out, limit
+    if not message.claim():
+        return None
+    try:
+        grant = access.grant(message.session.owner, message.llm_model_id)
+        request, left_out = build_request(message)
+        limit = (grant.model.settings or {}).get("max_answer_chars", settings.ANSWER_MAX_CHARS)
+        return Start(request, grant.target(), left_out, limit)
+    except Exception as failure:  # relay() logs and reports every failure, a bug's too
+        return failure
+
+
+Result = TypeVar("Result")
+
+
+async def database_trip(work: Callable[..., Result], /, *args: Any, **kwargs: Any) -> Result:
+    """`work` on the request's database thread, its connection given back at the end."""
+    return await sync_to_async(_and_give_back)(work, *args, **kwargs)
+
+
+def _and_give_back(work: Callable[..., Result], /, *args: Any, **kwargs: Any) -> Result:
+    try:
+        return work(*args, **kwargs)
+    finally:
+        # As at a request's end: CONN_MAX_AGE is 0 with PostgreSQL's pool, so the
+        # connection goes back to it; SQLite keeps its file open (CONN_MAX_AGE). Never
+        # inside a transaction (a test's): closing would end it.
+        if not connection.in_atomic_block:
+            close_old_connections()
 
 
 def _ms_since(started: float) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -111,25 +110,27 @@ def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
 
 @require_GET
 async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> StreamingHttpResponse:
-    # One trip to the database thread for the lookup and the claim: under a burst of new
-    # streams every trip queues behind the others' (bench/README.md).
-    message, claimed = await sync_to_async(_claim)(request, session_id, message_id)
-    events = streaming.relay(message) if claimed else streaming.follow(message)
+    # One trip to the database thread for the lookup, the claim and all the stream needs:
+    # under a burst of new streams every trip queues behind the others' (bench/README.md).
+    message, start = await streaming.database_trip(_claim, request, session_id, message_id)
+    events = streaming.follow(message) if start is None else streaming.relay(message, start)
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come
     return response
 
 
-def _claim(request: HttpRequest, session_id: UUID, message_id: UUID) -> tuple[Message, bool]:
+def _claim(
+    request: HttpRequest, session_id: UUID, message_id: UUID
+) -> tuple[Message, streaming.Start | Exception | None]:
     message = get_object_or_404(
-        Message.objects.select_related("session", "llm_model__provider"),
+        Message.objects.select_related("session__owner", "llm_model__provider"),
         public_id=message_id,
         session__public_id=session_id,
         session__owner=request.user,
         role=Role.ASSISTANT,
     )
-    return message, message.claim()
+    return message, streaming.claim(message)
 
 
 @require_GET
