@@ -8,7 +8,6 @@ from collections.abc import Callable
 import httpx2
 import pytest
 from django.contrib.auth.models import Group, User
-from django.test import Client
 from django.urls import reverse
 
 from fakes.upstream import FakeUpstream
@@ -27,12 +26,6 @@ def model(fake_upstream: FakeUpstream) -> LLMModel:
     # A preset that needs a key, so removing the key makes the provider unusable.
     provider = make_fake_provider(fake_upstream, preset="openai")
     return make_model(provider, model_id="gpt-4o", display_name="GPT-4o")
-
-
-@pytest.fixture
-def cookies(client: Client, user: User) -> dict[str, str]:
-    client.force_login(user)
-    return {"sessionid": client.cookies["sessionid"].value}
 
 
 def send(user: User, model: LLMModel) -> Message:

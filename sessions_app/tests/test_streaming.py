@@ -46,12 +46,6 @@ def reply(user: User, fake_upstream: FakeUpstream) -> Message:
     return session.start_turn(content="Say hello", model=model)[1]
 
 
-@pytest.fixture
-def cookies(client: Client, user: User) -> dict[str, str]:
-    client.force_login(user)
-    return {"sessionid": client.cookies["sessionid"].value}
-
-
 def stream_url(asgi_server: str, message: Message) -> str:
     path = reverse("sessions_app:stream", args=[message.session.public_id, message.public_id])
     return asgi_server + path

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx2
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from config.tests.uvicorn import Served
@@ -41,12 +40,6 @@ def stream(served: Served, message: Message, cookies: dict[str, str]) -> list[tu
     path = reverse("sessions_app:stream", args=[message.session.public_id, message.public_id])
     response = httpx2.get(served.url + path, cookies=cookies, timeout=120)
     return event_stream.parse(response.text)
-
-
-@pytest.fixture
-def cookies(client: Client, user: User) -> dict[str, str]:
-    client.force_login(user)
-    return {"sessionid": client.cookies["sessionid"].value}
 
 
 def ask(user: User, fake_upstream: FakeUpstream, **settings: int) -> Message:
