@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from providers.errors import UserFacingError
 from providers.keys.encryption import Secret
@@ -68,8 +68,12 @@ NOTHING_AVAILABLE = (
 
 
 def tiers_for(user: User) -> list[Tier]:
-    tiers = list(Tier.objects.filter(group__user=user)) if user.is_authenticated else []
-    return tiers or list(Tier.objects.filter(is_default=True))
+    if not user.is_authenticated:
+        return list(Tier.objects.filter(is_default=True))
+    # One query for both: the tiers of the user's groups, and the default for one in none.
+    in_group = Exists(Group.user_set.through.objects.filter(group=OuterRef("group"), user=user.pk))
+    rows = list(Tier.objects.annotate(mine=in_group).filter(Q(mine=True) | Q(is_default=True)))
+    return [tier for tier in rows if tier.mine] or rows
 
 
 def available_models(user: User) -> QuerySet[LLMModel]:
@@ -97,19 +101,29 @@ class Grant:
 
 def grant(user: User, pk: int | None) -> Grant:
     """The model `pk` with its key, if this user may use it now; else the specific reason."""
-    model = LLMModel.objects.select_related("provider").filter(pk=pk).first()
+    tiers = tiers_for(user)
+    # One query answers all three questions, each in the words of the rule it checks.
+    model = (
+        LLMModel.objects.select_related("provider")
+        .annotate(
+            usable=Exists(LLMModel.objects.usable().filter(pk=OuterRef("pk"))),
+            open_to_user=Exists(_available_to(tiers).filter(pk=OuterRef("pk"))),
+        )
+        .filter(pk=pk)
+        .first()
+    )
     if model is None:
         raise UnknownModelError("That model does not exist any more; pick another.")
     if not model.enabled:
         raise ModelDisabledError(f"{model.label} is switched off; pick another model.")
-    if not LLMModel.objects.usable().filter(pk=model.pk).exists():
+    if not model.usable:
         raise ProviderUnavailableError(
             f"{model.label} cannot answer: its provider {model.provider.name} is switched "
             "off or has no API key."
         )
-    if not available_models(user).filter(pk=model.pk).exists():
-        tiers = ", ".join(tier.name for tier in tiers_for(user)) or "no tier"
-        raise TierNotAllowedError(f"{model.label} is not available to your tier ({tiers}).")
+    if not model.open_to_user:
+        names = ", ".join(tier.name for tier in tiers) or "no tier"
+        raise TierNotAllowedError(f"{model.label} is not available to your tier ({names}).")
     _log_choice(user, model)
     return Grant(model, _personal_key(user, model))
 
