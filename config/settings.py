@@ -110,22 +110,24 @@ INSTALLED_APPS = [
     "sessions_app",
 ]
 
+# Django's own, but for the config.middleware versions of those that run without a thread
+# hop under ASGI (config/middleware.py says why).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityMiddleware",
     # Async-capable (WhiteNoise's middleware is sync-only, which sends every request,
     # each chat stream included, through a thread hop; bench/README.md).
     "servestatic.middleware.ServeStaticMiddleware",
     # After ServeStatic: static files are ours and need no policy of their own.
     "config.middleware.ContentSecurityPolicyMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.SessionStoreMiddleware",
+    "config.middleware.CommonRequestMiddleware",
+    "config.middleware.CsrfMiddleware",
+    "config.middleware.UserMiddleware",
     # Every view needs a login unless it is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.MessagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.FrameOptionsMiddleware",
     # Last, as axes asks: it turns a login that axes refused into the lockout page. It is
     # async-capable, so it adds no thread hop to the chat streams (its async path misorders
     # one call, so the page shows the username as posted: jazzband/django-axes#1494).
