@@ -215,38 +215,66 @@ class _Tick:
 TICK = _Tick()
 
 
+@dataclass(frozen=True)
+class _Raised:
+    """The upstream's stream failed with `error`: raised again where it is read."""
+
+    error: Exception
+
+
+_ENDED = object()  # the upstream's stream ended
+# Events read ahead of the client: enough to ride out a slow write, few enough that a
+# client that stops reading stops the upstream's reading too.
+READ_AHEAD = 64
+
+
 async def _with_ticks(events: AsyncIterator[Event], every: float) -> AsyncIterator[Event | _Tick]:
     """`events`, with TICK every `every` seconds between them, however long one takes.
 
-    The next event is awaited in a task raced against the clock, so a model that is silent
-    (before its first token, or thinking) still gets its checkpoints: its Stop is noticed
-    and its row stays fresh. Each checkpoint is one short query, with no transaction held
-    open between them. Closing this stream cancels the wait, which closes the upstream's.
+    One task reads the upstream into a short queue, and a clock puts TICK in the same
+    queue, so a model that is silent (before its first token, or thinking) still gets its
+    checkpoints: its Stop is noticed and its row stays fresh. Each checkpoint is one short
+    query, with no transaction held open between them. Closing this stream cancels the
+    reading, which closes the upstream's.
     """
-    tick_at = time.monotonic() + every
-    waiting: asyncio.Future[Event] | None = None
+    queue: asyncio.Queue[object] = asyncio.Queue(READ_AHEAD)
+    checkpointed = asyncio.Event()
+    # Two tasks rather than a timed wait per event: on Python 3.11 asyncio.wait_for makes
+    # a task of every wait, and even a bare timer per token costs more than the token.
+    helpers = (
+        asyncio.create_task(_read_into(queue, events)),
+        asyncio.create_task(_clock(queue, every, checkpointed)),
+    )
     try:
-        while True:
-            if waiting is None:
-                waiting = asyncio.ensure_future(anext(events))
-            await asyncio.wait((waiting,), timeout=max(0.0, tick_at - time.monotonic()))
-            if waiting.done():
-                try:
-                    event = waiting.result()
-                except StopAsyncIteration:
-                    return
-                waiting = None
-                yield event
-            if time.monotonic() >= tick_at:
-                yield TICK
-                # From the checkpoint's end: a slow database gets its pause, not a queue.
-                tick_at = time.monotonic() + every
+        while (item := await queue.get()) is not _ENDED:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+            if item is TICK:
+                checkpointed.set()
     finally:
-        if waiting is not None:
-            waiting.cancel()  # nothing, if it is done
-            await asyncio.wait((waiting,))  # the upstream's stream unwinds before we go on
-            if not waiting.cancelled():
-                waiting.exception()  # read: the caller left, and asyncio would log it unread
+        for helper in helpers:
+            helper.cancel()  # nothing, if it is done
+        await asyncio.wait(helpers)  # the upstream's stream unwinds before we go on
+
+
+async def _clock(queue: asyncio.Queue[object], every: float, checkpointed: asyncio.Event) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await queue.put(TICK)  # behind the events read ahead, if any: they are not saved yet
+        # From the checkpoint's end: a slow database gets its pause, not a queue.
+        await checkpointed.wait()
+        checkpointed.clear()
+
+
+async def _read_into(queue: asyncio.Queue[object], events: AsyncIterator[Event]) -> None:
+    try:
+        async for event in events:
+            await queue.put(event)
+    except Exception as error:  # the reader hands every failure on; the relay reports it
+        await queue.put(_Raised(error))
+    else:
+        await queue.put(_ENDED)
 
 
 async def follow(message: Message) -> AsyncIterator[str]:
