@@ -1,14 +1,14 @@
-"""Serve the app for `make run` and the Docker image: `python -m config.serve --host HOST
---port PORT`, with WEB_CONCURRENCY worker processes (config/settings.py).
+"""Serve the app for `make run` and the Docker image, with WEB_CONCURRENCY workers.
 
-The port is bound first, so a port that cannot be bound is one sentence saying what to
-run instead, not uvicorn's bare OSError after the app has loaded. Then the settings are
-read (a broken one stops here), and "Serving on …" is printed only once the server
-serves: with one worker, once this process has loaded the app; with several, once every
-worker has loaded it. Workers are uvicorn's supervisor's: they share the one socket, a
-worker that dies is replaced, and Ctrl+C or SIGTERM stops them all. The supervisor
-itself never loads the app: its copy (about 120 MB) would serve nothing. uvicorn serves
-the socket it is handed, so it logs no address of its own.
+`python -m config.serve --host HOST --port PORT`. The port is bound first, so a port that
+cannot be bound is one sentence saying what to run instead, not uvicorn's bare OSError
+after the app has loaded. Then the settings are read (a broken one stops here; the
+worker count is among them), and "Serving on …" is printed only once the server serves:
+with one worker, once this process has loaded the app; with several, once every worker
+has loaded it. The workers are uvicorn's supervisor's: they share the one socket, one that
+dies is replaced, and Ctrl+C or SIGTERM stops them all. The supervisor itself never loads
+the app: its copy (about 120 MB) would serve nothing. uvicorn serves the socket it is
+handed, so it logs no address of its own.
 """
 
 from __future__ import annotations
