@@ -1,4 +1,6 @@
-# Switchboard: one image, run as a non-root user; migrations run at start, then uvicorn.
+# Switchboard: one image, run as a non-root user; migrations run at start, then the app
+# is served as `make run` serves it: config/serve.py, WEB_CONCURRENCY uvicorn workers (by
+# default one per core the container may use; set it under a --cpus quota).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -32,4 +34,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"]
 
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec uvicorn config.asgi:application --host 0.0.0.0 --port \"$PORT\" --proxy-headers --lifespan off"]
+# exec: the supervisor is PID 1, so `docker stop`'s SIGTERM stops every worker.
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec python -m config.serve --host 0.0.0.0 --port \"$PORT\""]

@@ -1,22 +1,34 @@
-"""Serve the app for `make run`: `python -m config.serve --host HOST --port PORT`.
+"""Serve the app for `make run` and the Docker image, with WEB_CONCURRENCY workers.
 
-The port is bound and the app loaded before the address is printed, so "Serving on …"
-appears only once the server listens; uvicorn then serves the socket it is handed (and
-logs no address of its own). A port that cannot be bound is one sentence saying what to
-run instead, not uvicorn's bare OSError after the app has loaded.
+`python -m config.serve --host HOST --port PORT`. The port is bound first, so a port that
+cannot be bound is one sentence saying what to run instead, not uvicorn's bare OSError
+after the app has loaded. Then the settings are read (a broken one stops here; the
+worker count is among them), and "Serving on …" is printed only once the server serves:
+with one worker, once this process has loaded the app; with several, once every worker
+has loaded it. The workers are uvicorn's supervisor's: they share the one socket, one that
+dies is replaced, and Ctrl+C or SIGTERM stops them all. The supervisor itself never loads
+the app: its copy (about 120 MB) would serve nothing. uvicorn serves the socket it is
+handed, so it logs no address of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import os
 import socket
 import sys
+from collections.abc import Callable
 
 import uvicorn
+from django.conf import settings
+from uvicorn.supervisors import Multiprocess
 
+APP = "config.asgi:application"
 # uvicorn's own default backlog.
 BACKLOG = 2048
+# Loading the app takes a few seconds; a worker still not serving after this is given up.
+WORKER_START_SECONDS = 120
 
 
 class ServeError(Exception):
@@ -41,6 +53,32 @@ def bind(host: str, port: int) -> socket.socket:
     return listener
 
 
+class Workers(Multiprocess):
+    """uvicorn's supervisor, calling `on_serving` once every worker serves.
+
+    Without the wait, a worker that cannot load the app would exit, be replaced and fail
+    again, forever: here it stops them all, and nothing says the app is served.
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, listener: socket.socket, on_serving: Callable[[], None]
+    ) -> None:
+        super().__init__(config, sockets=[listener])
+        self.on_serving = on_serving
+        self.served = False
+
+    def init_processes(self) -> None:
+        super().init_processes()
+        for worker in self.processes:
+            # uvicorn's own readiness check (its SIGHUP restart uses it): the worker's
+            # server has started, its app loaded.
+            if not worker.wait_until_ready(WORKER_START_SECONDS, self.should_exit):
+                self.should_exit.set()  # run() then stops and joins every worker
+                return
+        self.served = True
+        self.on_serving()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -51,12 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     except ServeError as error:
         print(error.user_message, file=sys.stderr)
         return 1
-    config = uvicorn.Config("config.asgi:application", lifespan="off")
-    config.load()  # Django's setup: a broken configuration stops here, before the address
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    workers = settings.WEB_CONCURRENCY  # the settings load here: a broken one stops here
+    config = uvicorn.Config(APP, lifespan="off", workers=workers)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Serving on http://{host}:{args.port}/ (Ctrl+C stops)", flush=True)
-    uvicorn.Server(config).run(sockets=[listener])
-    return 0
+
+    def say_where() -> None:
+        print(f"Serving on http://{host}:{args.port}/ (Ctrl+C stops)", flush=True)
+
+    if workers == 1:
+        config.load()  # Django's setup: a broken app stops here, before the address
+        say_where()
+        uvicorn.Server(config).run(sockets=[listener])
+        return 0
+    supervisor = Workers(config, listener, on_serving=say_where)
+    supervisor.run()
+    return 0 if supervisor.served else 1
 
 
 if __name__ == "__main__":

@@ -74,6 +74,14 @@ def _at_least_one(name: str, default: int) -> int:
     return value
 
 
+def _cores() -> int:
+    """The cores this process may run on, as Python 3.13's os.process_cpu_count() counts
+    them: a container's cpuset counts; a CPU quota (`docker run --cpus`) does not show."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS, which has only the machine's count
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 SECRET_KEY = _required(
     "SECRET_KEY", "set it to a long random string (`make run` writes one to .env)."
 )
@@ -243,6 +251,12 @@ ANSWER_MAX_CHARS = _at_least_one("ANSWER_MAX_CHARS", default=1_000_000)
 # A stream silent this long (a model thinking before its first token) sends an SSE comment,
 # which browsers ignore, so a proxy's read timeout (nginx: 60 s) does not cut it.
 SSE_KEEPALIVE_SECONDS = _at_least_one("SSE_KEEPALIVE_SECONDS", default=15)
+
+# The worker processes `python -m config.serve` starts (`make run`, the Docker image): one
+# per core, at most 8 unless set. Each worker keeps database connections of its own, and
+# PostgreSQL's default max_connections is 100; each also holds its own copy of the app
+# (about 120 MB).
+WEB_CONCURRENCY = _at_least_one("WEB_CONCURRENCY", default=min(_cores(), 8))
 
 # Secure by default: DEBUG off means HTTPS cookies unless the environment says otherwise.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -104,3 +105,52 @@ def test_startup_stops_when_a_sign_in_throttling_limit_is_below_one(name: str) -
         f"django.core.exceptions.ImproperlyConfigured: {name} must be a whole number "
         "of at least 1, not 0."
     )
+
+
+def workers_setting(*, cores: set[int] | None = None, **env: str) -> subprocess.CompletedProcess:
+    """WEB_CONCURRENCY as a process confined to `cores` reads it (a container's cpuset)."""
+    code = "from django.conf import settings; print(settings.WEB_CONCURRENCY)"
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=BASE_DIR,
+        env={k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"} | env,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_workers_default_to_the_cores_the_process_may_use() -> None:
+    allowed = os.sched_getaffinity(0)
+
+    alone = workers_setting(cores={min(allowed)})
+    every = workers_setting()
+
+    assert alone.stdout == "1\n", alone.stderr
+    assert every.stdout == f"{min(len(allowed), 8)}\n", every.stderr
+
+
+def test_the_workers_setting_wins_and_cannot_be_zero() -> None:
+    one_core = {min(os.sched_getaffinity(0))}
+
+    chosen = workers_setting(cores=one_core, WEB_CONCURRENCY="3")
+    refused = workers_setting(WEB_CONCURRENCY="0")
+
+    assert chosen.stdout == "3\n", chosen.stderr
+    assert refused.returncode != 0
+    assert last_line(refused) == (
+        "django.core.exceptions.ImproperlyConfigured: WEB_CONCURRENCY must be a whole number "
+        "of at least 1, not 0."
+    )
+
+
+def test_every_variable_read_is_in_the_readme_and_the_example_env() -> None:
+    readme = (BASE_DIR / "README.md").read_text()
+    example = (BASE_DIR / ".env.example").read_text()
+
+    # ENV_FILE names the file itself, so the file cannot be where it is set.
+    for name in settings.SWITCHBOARD_VARIABLES - {"ENV_FILE"}:
+        assert f"`{name}`" in readme, name
+        assert f"{name}=" in example, name

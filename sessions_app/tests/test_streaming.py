@@ -305,9 +305,13 @@ def test_stop_sent_to_another_server_process_ends_the_stream(
     gate.wait_hung_up()
     gate.open()
     events = reader.finish()
+    assert reader.deltas() == ["Hello", ","]  # nothing after the Stop
+    assert events[-1][0] == "done"
     assert 'data-status="stopped"' in events[-1][1]
+    assert escape(STOPPED) in events[-1][1]
     reply.refresh_from_db()
     assert (reply.status, reply.content, reply.error) == ("stopped", "Hello,", STOPPED)
+    assert len(fake_upstream.requests) == 1
 
 
 def test_a_silent_stream_keeps_its_row_fresh_so_a_follower_follows_it(
