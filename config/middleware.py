@@ -8,6 +8,9 @@ event loop, and a request crossed about a dozen of them before its view ran
 settings: they never block and never touch the database, so the async path calls them on
 the event loop. The ones that may reach the database (a session saved, a user looked up,
 messages stored in the session) keep their hop. The sync path is Django's own.
+
+Django's security, CSRF and clickjacking middleware stay as they are, hops included:
+`check --deploy` looks for them by their own dotted paths.
 """
 
 from __future__ import annotations
@@ -19,10 +22,7 @@ from csp.middleware import CSPMiddleware
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
-from django.middleware.csrf import CsrfViewMiddleware
-from django.middleware.security import SecurityMiddleware as DjangoSecurityMiddleware
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -50,10 +50,6 @@ class _OnTheLoop:
         return method(*args)
 
 
-class SecurityMiddleware(_OnTheLoop, DjangoSecurityMiddleware):
-    pass
-
-
 class ContentSecurityPolicyMiddleware(_OnTheLoop, CSPMiddleware):
     """django-csp's; process_request only sets a lazy request.csp_nonce. The policy is
     CONTENT_SECURITY_POLICY in config/settings.py."""
@@ -69,13 +65,6 @@ class CommonRequestMiddleware(_OnTheLoop, CommonMiddleware):
     pass
 
 
-class CsrfMiddleware(_OnTheLoop, CsrfViewMiddleware):
-    async def process_view(self, request: HttpRequest, *view: Any) -> HttpResponseBase | None:
-        # A coroutine, so the async handler calls it without a hop. It may read the posted
-        # form: under ASGI the body was read whole before any middleware ran.
-        return super().process_view(request, *view)
-
-
 class UserMiddleware(_OnTheLoop, AuthenticationMiddleware):
     """Sets request.user lazily; the user is looked up on first use (in the thread)."""
 
@@ -84,7 +73,3 @@ class MessagesMiddleware(_OnTheLoop, MessageMiddleware):
     """Messages that do not fit their cookie are stored in the session."""
 
     in_thread = frozenset({"process_response"})
-
-
-class FrameOptionsMiddleware(_OnTheLoop, XFrameOptionsMiddleware):
-    pass

@@ -121,7 +121,7 @@ INSTALLED_APPS = [
 # Django's own, but for the config.middleware versions of those that run without a thread
 # hop under ASGI (config/middleware.py says why).
 MIDDLEWARE = [
-    "config.middleware.SecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     # Async-capable (WhiteNoise's middleware is sync-only, which sends every request,
     # each chat stream included, through a thread hop; bench/README.md).
     "servestatic.middleware.ServeStaticMiddleware",
@@ -129,13 +129,13 @@ MIDDLEWARE = [
     "config.middleware.ContentSecurityPolicyMiddleware",
     "config.middleware.SessionStoreMiddleware",
     "config.middleware.CommonRequestMiddleware",
-    "config.middleware.CsrfMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "config.middleware.UserMiddleware",
     # Every view needs a login unless it is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "config.middleware.MessagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "config.middleware.FrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: it turns a login that axes refused into the lockout page. It is
     # async-capable, so it adds no thread hop to the chat streams (its async path misorders
     # one call, so the page shows the username as posted: jazzband/django-axes#1494).
