@@ -150,7 +150,7 @@ class ModelPickerField(forms.TypedChoiceField):
 
     def __init__(self, *, automatic: bool = False, **kwargs: Any) -> None:
         super().__init__(coerce=int, **kwargs)
-        self.automatic = automatic  # offers picker.AUTOMATIC first, posting nothing
+        self.automatic = automatic  # offers "Automatic (your tier's default)", posting nothing
 
     def valid_value(self, value: Any) -> bool:
         return True  # checked in clean_model, with a reason instead of "invalid choice"

@@ -5,8 +5,8 @@ every model on every page stops paying: 2,000 options made a 93 KiB chat page th
 234 ms to render (issue 12). The picker then carries a shortlist — the model selected,
 the person's own default and their tiers', and models they asked to keep (the chat keeps
 the ones their latest answers came from) — and the search box beside it fetches the
-rest by name (views.model_search). Every model here comes from access.available_models,
-so the picker never lists one the person may not use.
+rest by name (views.model_search). Every model here is one the access service makes
+available to the person, so the picker never lists one they may not use.
 """
 
 from __future__ import annotations
