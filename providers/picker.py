@@ -56,7 +56,8 @@ class Offer:
     def search_params(self) -> str:
         """What the search box sends besides its text, to get this shortlist back when
         its text is cleared."""
-        return urlencode({"keep": self.kept, "automatic": int(self.automatic)}, doseq=True)
+        automatic = {"automatic": 1} if self.automatic else {}
+        return urlencode({"keep": self.kept, **automatic}, doseq=True)
 
 
 def offer(
