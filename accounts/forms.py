@@ -9,12 +9,7 @@ from providers.validators import validate_api_key
 
 
 class DefaultModelForm(ModelChoiceMixin):
-    model = ModelPickerField(label="Default model", required=False)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        automatic = ("", "Automatic (your tier's default)")
-        self.fields["model"].choices = [automatic, *self.fields["model"].choices]
+    model = ModelPickerField(label="Default model", required=False, automatic=True)
 
 
 class PersonalKeyForm(forms.Form):

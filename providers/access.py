@@ -77,10 +77,10 @@ def tiers_for(user: User) -> list[Tier]:
 
 
 def available_models(user: User) -> QuerySet[LLMModel]:
-    return _available_to(tiers_for(user))
+    return available_to(tiers_for(user))
 
 
-def _available_to(tiers: list[Tier]) -> QuerySet[LLMModel]:
+def available_to(tiers: list[Tier]) -> QuerySet[LLMModel]:
     open_to = Q(allowed_tiers__isnull=True) | Q(allowed_tiers__in=tiers)
     allowed = LLMModel.objects.usable().filter(open_to).values("pk")
     # A subquery rather than distinct(): the caller may order by any column.
@@ -139,7 +139,7 @@ def default_model(user: User, *, current: LLMModel | None = None) -> LLMModel:
     """The model to preselect: the session's current one while it stays available, else
     the person's own default, else the tier's, else a provider's, else the first available."""
     tiers = tiers_for(user)
-    available = _available_to(tiers)
+    available = available_to(tiers)
     own = getattr(getattr(user, "personal_settings", None), "default_model", None)
     for candidate in [current, own] + [tier.default_model for tier in tiers]:
         found = available.filter(pk=candidate.pk).first() if candidate else None

@@ -1,10 +1,13 @@
 """Forms: the provider's write-only key input, model rows checked as a whole (admin), and
-the model picker people use, which asks the access service: it lists exactly the models the
-person may use, and refuses one posted anyway with the reason."""
+the model picker people use, which asks the access service: it offers only models the
+person may use (providers.picker says which), and refuses one posted anyway with the
+reason."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -13,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
-from providers import access
+from providers import access, picker
 from providers.models import LLMModel, Provider
 from providers.presets import PRESETS
 
@@ -141,32 +144,42 @@ class ModelInlineFormSet(_OneDefaultPerProvider, BaseInlineFormSet):
 
 
 class ModelPickerField(forms.TypedChoiceField):
-    """One optgroup per provider; whether a posted id may be used is the access service's call."""
+    """A model's pk. Whether a posted one may be used is the access service's call
+    (ModelChoiceMixin.clean_model); what the picker offers is the form's model_offer,
+    drawn by providers/partials/model_picker.html."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, automatic: bool = False, **kwargs: Any) -> None:
         super().__init__(coerce=int, **kwargs)
+        self.automatic = automatic  # offers "Automatic (your tier's default)", posting nothing
 
     def valid_value(self, value: Any) -> bool:
         return True  # checked in clean_model, with a reason instead of "invalid choice"
 
 
-def picker_choices(models: Any) -> list[tuple[str, list[tuple[int, str]]]]:
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for model in models:
-        groups.setdefault(model.provider.name, []).append((model.pk, model.label))
-    return list(groups.items())
-
-
 class ModelChoiceMixin(forms.Form):
-    """The picker's model, checked against what the user may use (see providers.access)."""
+    """The picker's model, checked against what the user may use (see providers.access).
+
+    Validating a post asks access.grant about the one posted id and nothing else; what
+    the picker offers is worked out only when the form is drawn (model_offer).
+    """
 
     def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        available = access.available_models(user).order_by(
-            "provider__name", "-is_default", "model_id"
+
+    @cached_property
+    def model_offer(self) -> picker.Offer:
+        return picker.offer(
+            self.user,
+            selected=_pk(self["model"].value()),
+            keep=self.models_to_keep,
+            automatic=self.fields["model"].automatic,
         )
-        self.fields["model"].choices = picker_choices(available)
+
+    def models_to_keep(self) -> Iterable[int]:
+        """Models a shortlisted picker keeps besides the selected one and the defaults;
+        asked only when the catalogue is too long to offer whole."""
+        return ()
 
     def clean_model(self) -> LLMModel | None:
         pk = self.cleaned_data.get("model")
@@ -176,3 +189,11 @@ class ModelChoiceMixin(forms.Form):
             return access.grant(self.user, pk).model
         except access.ModelUnavailableError as error:
             raise forms.ValidationError(error.user_message) from None
+
+
+def _pk(value: Any) -> int | None:
+    """The picker's value as a pk: an int as initial, a string as posted, or nothing."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -5,6 +5,13 @@ from __future__ import annotations
 from django import forms
 
 from providers.forms import ModelChoiceMixin, ModelPickerField
+from sessions_app.models import Message, Role
+
+# A shortlisted picker keeps the models of the person's latest answers: up to eight
+# distinct ones, found among their last 200 (a bound on the rows read, however long
+# they have been chatting).
+RECENT_MODELS = 8
+RECENT_ANSWERS = 200
 
 
 class MessageForm(ModelChoiceMixin):
@@ -16,6 +23,15 @@ class MessageForm(ModelChoiceMixin):
         error_messages={"required": "Type a message first."},
     )
     model = ModelPickerField(label="Model", error_messages={"required": "Pick a model."})
+
+    def models_to_keep(self) -> list[int]:
+        """The models this person's latest answers came from, newest first."""
+        latest = (
+            Message.objects.filter(session__owner=self.user, role=Role.ASSISTANT)
+            .order_by("-created_at", "-id")
+            .values_list("llm_model", flat=True)[:RECENT_ANSWERS]
+        )
+        return list(dict.fromkeys(pk for pk in latest if pk is not None))[:RECENT_MODELS]
 
 
 class AnswerAgainForm(ModelChoiceMixin):

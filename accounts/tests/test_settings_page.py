@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from accounts.models import PersonalSettings
 from providers import access
-from providers.models import PersonalKey, Provider, Tier
-from providers.tests.factories import OPENAI_KEY, make_model, make_provider
+from providers.models import LLMModel, PersonalKey, Provider, Tier
+from providers.tests.factories import OPENAI_KEY, make_catalogue, make_model, make_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,20 @@ def test_a_default_model_closed_to_the_tier_is_refused(
 
     assert "GPT-4o is not available to your tier (Interns)." in response.content.decode()
     assert not PersonalSettings.objects.exists()
+
+
+def test_with_a_big_catalogue_the_default_model_is_found_by_search(
+    alice: Client, user: User
+) -> None:
+    make_catalogue(providers=2, models=100)
+    mine = LLMModel.objects.get(model_id="model-01-042")
+    PersonalSettings.objects.create(user=user, default_model=mine)
+
+    page = alice.get(reverse("accounts:settings")).content.decode()
+    search = alice.get(reverse("providers:model_search"), {"q": "00-01", "automatic": 1})
+
+    assert page.count("<option") == 2
+    assert '<option value="">Automatic (your tier\'s default)</option>' in page
+    assert f'<option value="{mine.pk}" selected>Model 01-042</option>' in page
+    assert f'hx-get="{reverse("providers:model_search")}?keep={mine.pk}&amp;automatic=1"' in page
+    assert '<option value="" selected>Automatic' in search.content.decode()

@@ -8,19 +8,9 @@ from django.core.exceptions import ValidationError
 
 from providers import access
 from providers.models import LLMModel, Tier
-from providers.tests.factories import make_model, make_provider
+from providers.tests.factories import join, make_model, make_provider, make_tier
 
 pytestmark = pytest.mark.django_db
-
-
-def make_tier(name: str, **fields: object) -> Tier:
-    tier = Tier.objects.create(name=name, **fields)
-    tier.ensure_group()
-    return tier
-
-
-def join(user: User, tier: Tier) -> None:
-    user.groups.add(tier.group)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from playwright.sync_api import Locator, Page, expect
 
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import Provider
-from providers.tests.factories import make_fake_provider, make_model
+from providers.tests.factories import make_catalogue, make_fake_provider, make_model
+from sessions_app.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,6 +108,36 @@ def test_regenerate_answers_again_with_the_model_picked_now(
     expect(again).to_contain_text("Hello, world!")
     expect(again.locator(".model-name")).to_have_text("Claude Sonnet")
     assert [r.protocol for r in fake_upstream.requests] == ["openai", "anthropic"]
+
+
+def test_with_2000_models_the_picker_finds_one_by_typing(
+    user: User, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    make_catalogue(upstream=fake_upstream)
+    fake_upstream.models = ["model-07-117"]
+    log_in(page, asgi_server)
+    picker = page.get_by_label("Model")
+    wanted = picker.locator("option", has_text="Model 07-117")
+    expect(wanted).to_have_count(0)  # the page carries a shortlist, not 2,000 options
+
+    search = page.get_by_role("searchbox", name="Search the catalogue")
+    search.press_sequentially("07-117")
+    expect(wanted).to_have_count(1)
+    search.press("Enter")  # to the picker; the composer around it sends nothing
+    expect(picker).to_be_focused()
+    search.press("Tab")
+    expect(picker).to_be_focused()
+    picker.select_option(label="Model 07-117")
+    send(page, "Hello from far down the list")
+
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer.locator(".model-name")).to_have_text("Model 07-117")
+    expect(answer.locator(".provider-name")).to_have_text("Provider 07")
+    assert [r.body["model"] for r in fake_upstream.requests] == ["model-07-117"]
+    assert [m.content for m in Message.objects.filter(role="user")] == [
+        "Hello from far down the list"
+    ]
 
 
 def test_deleting_a_chat_asks_first(

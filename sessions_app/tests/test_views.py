@@ -17,7 +17,8 @@ from fakes.upstream import FakeUpstream
 from providers import access
 from providers.models import LLMModel, Provider
 from providers.tests.concurrency import race, statement
-from providers.tests.factories import make_fake_provider, make_model
+from providers.tests.factories import make_catalogue, make_fake_provider, make_model
+from sessions_app.forms import RECENT_MODELS
 from sessions_app.models import ChatSession, Message
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +132,48 @@ def test_the_picker_lists_only_usable_models(alice: Client, model: LLMModel) -> 
 
     assert f'value="{off.pk}"' not in html
     assert f'<option value="{model.pk}" selected>GPT-4o</option>' in html
+
+
+# The chat page of a two-message chat with 2,000 models in the catalogue: 5.4 KiB with the
+# picker's shortlist, against 94 KiB when every model was an option (issue 12). 16 KiB
+# leaves room for the page to grow, and fails long before a few hundred options (about
+# 60 bytes each) could creep back in.
+PAGE_BUDGET = 16 * 1024
+
+
+def test_with_2000_models_the_chat_page_stays_small(
+    alice: Client, user: User, fake_upstream: FakeUpstream
+) -> None:
+    make_catalogue(upstream=fake_upstream)
+    session = ChatSession.objects.create(owner=user)
+    session.start_turn(content="Hi", model=LLMModel.objects.get(model_id="model-07-117"))
+
+    response = alice.get(session.get_absolute_url())
+
+    html = response.content.decode()
+    assert len(response.content) < PAGE_BUDGET
+    assert 'aria-label="Search the catalogue"' in html
+    assert "Search 2000 models…" in html
+    assert html.count("<option") == 1
+
+
+def test_a_big_catalogues_picker_keeps_the_models_of_the_latest_answers(
+    alice: Client, user: User, fake_upstream: FakeUpstream
+) -> None:
+    make_catalogue(upstream=fake_upstream)
+    used = [LLMModel.objects.get(model_id=f"model-0{n}-00{n}") for n in range(RECENT_MODELS + 1)]
+    for model in used:  # the oldest first: the one left out, as the ninth model back
+        ChatSession.objects.create(owner=user).start_turn(content="Hi", model=model)
+    elsewhere = ChatSession.objects.create(owner=user)
+    elsewhere.start_turn(content="Hi", model=used[-1])
+
+    html = alice.get(elsewhere.get_absolute_url()).content.decode()
+
+    assert html.count("<option") == RECENT_MODELS
+    assert f'<option value="{used[-1].pk}" selected>Model 08-008</option>' in html
+    assert f'value="{used[0].pk}"' not in html
+    for model in used[1:-1]:
+        assert f'<option value="{model.pk}">{model.label}</option>' in html
 
 
 def test_sending_saves_the_turn_and_returns_the_streaming_partial(
