@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import uuid
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from providers.errors import UserFacingError
 from providers.models import LLMModel
+from sessions_app import rendering
 
 
 class ChatSession(models.Model):
@@ -77,6 +80,28 @@ class ChatSession(models.Model):
             self.save(update_fields=["current_model", "updated_at"])
         return reply
 
+    def messages_to_show(self) -> list[Message]:
+        """The messages in order, each finished answer with its HTML current. Answers whose
+        stored HTML another renderer made, or none, are rendered here and stored back in
+        one query, so a chat pays for a renderer change once, not on every view."""
+        messages = list(self.messages.all())
+        stale = [
+            m
+            for m in messages
+            if m.role == Role.ASSISTANT
+            and not m.is_open
+            and m.content_html_renderer != rendering.RENDERER
+        ]
+        for message in stale:
+            message.render_html()
+        # A finished answer's text never changes again (every write to it requires
+        # "streaming"), so this cannot store the HTML of an older text. bulk_update leaves
+        # updated_at alone: followers read it as the stream's heartbeat.
+        Message.objects.bulk_update(
+            stale, ["content_html", "content_html_renderer"], batch_size=100
+        )
+        return messages
+
     def _lock(self) -> None:
         """One turn or answer again at a time per session, so each reads the messages the
         one before it wrote. Locking the newest message is not enough: under READ
@@ -129,6 +154,16 @@ class Message(models.Model):
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role)
     content = models.TextField(blank=True)
+    content_html = models.TextField(
+        blank=True, editable=False, help_text="The finished answer as sanitized HTML."
+    )
+    content_html_renderer = models.CharField(
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text="The renderer that made content_html (rendering.RENDERER); HTML another "
+        "one made is made again before it is shown.",
+    )
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     llm_model = models.ForeignKey(
         LLMModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -170,6 +205,17 @@ class Message(models.Model):
     def is_open(self) -> bool:
         return self.status in (Status.PENDING, Status.STREAMING)
 
+    @property
+    def html(self) -> SafeString:
+        """The answer as sanitized HTML: as stored, when today's renderer made it."""
+        if self.content_html_renderer != rendering.RENDERER:
+            self.render_html()
+        return mark_safe(self.content_html)  # noqa: S308 - sanitized by nh3 in render_markdown
+
+    def render_html(self) -> None:
+        self.content_html = rendering.render_markdown(self.content)
+        self.content_html_renderer = rendering.RENDERER
+
     def request_stop(self) -> None:
         """Stop this answer, from any process: a pending one never starts; a streaming one
         stops at its stream's next checkpoint (streaming.CHECKPOINT_SECONDS), tokens or not."""
@@ -208,11 +254,22 @@ class Message(models.Model):
     async def afinish(
         self, *, status: str, content: str, error: str = "", **audit: int | None
     ) -> None:
-        """The answer's end: its final text, how it ended, and the numbers for the audit.
+        """The answer's end: its final text and its HTML, how it ended, and the numbers for
+        the audit.
 
         Only while the answer is still this stream's: one marked interrupted meanwhile
         keeps that end (and its retry), and this copy is refreshed to show it."""
-        fields = {"status": status, "content": content, "error": error, **audit}
+        # In a worker thread: a long answer takes milliseconds to render, which the event
+        # loop, relaying other streams meanwhile, should not spend.
+        html = await sync_to_async(rendering.render_markdown, thread_sensitive=False)(content)
+        fields = {
+            "status": status,
+            "content": content,
+            "content_html": html,
+            "content_html_renderer": rendering.RENDERER,
+            "error": error,
+            **audit,
+        }
         ended = await Message.objects.filter(pk=self.pk, status=Status.STREAMING).aupdate(
             updated_at=timezone.now(), **fields
         )
