@@ -21,8 +21,9 @@ _ANSWER = str(UUID(int=2))
 def answer_url(context: Context, name: str, message: Message) -> str:
     """The URL sessions_app:<name> of one answer, reversed once per page and name.
 
-    reverse() takes about 50 µs here, and a 500-message chat asks for 500 of these URLs
-    of two patterns: each is reversed with stand-in ids, and the real ones put in."""
+    A 500-message chat asks for 500 of these URLs of two patterns, and {% url %} for each
+    was 15 ms of its page: each pattern is reversed with stand-in ids, once, and the real
+    ones put in."""
     # dicts[0]: the whole page's, as {% include %} keeps its templates; every included
     # template gets a render context of its own above it.
     patterns = context.render_context.dicts[0].setdefault(answer_url, {})
