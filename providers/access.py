@@ -107,7 +107,7 @@ def grant(user: User, pk: int | None) -> Grant:
         LLMModel.objects.select_related("provider")
         .annotate(
             usable=Exists(LLMModel.objects.usable().filter(pk=OuterRef("pk"))),
-            open_to_user=Exists(_available_to(tiers).filter(pk=OuterRef("pk"))),
+            open_to_user=Exists(available_to(tiers).filter(pk=OuterRef("pk"))),
         )
         .filter(pk=pk)
         .first()

@@ -3,7 +3,8 @@
 A message keeps snapshots of the model and provider that answered, so the record
 survives the model's deletion (its foreign key is then null). Fields that change
 together change in one method here: a turn starts in ChatSession.start_turn(), and an
-answer moves pending → streaming (Message.claim(), once) → done / error / stopped.
+answer moves pending → streaming (Message.claim(), once) → done / error / stopped
+(Message.afinish(), which stores its sanitized HTML too, so no page renders it again).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from django.db.models import Value
 from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from providers.errors import UserFacingError
 from providers.models import LLMModel
+from sessions_app import rendering
 
 
 class ChatSession(models.Model):
@@ -77,6 +80,30 @@ class ChatSession(models.Model):
             self.save(update_fields=["current_model", "updated_at"])
         return reply
 
+    def messages_to_show(self) -> list[Message]:
+        """The messages in order, each finished answer with its HTML current. Answers whose
+        stored HTML another renderer made, or none, are rendered here and stored back in
+        one query, so a chat pays for a renderer change once, not on every view."""
+        # Without the audit fields no page shows: converting them was a fifth of the
+        # query's time for a long chat.
+        messages = list(self.messages.defer(*_AUDIT_ONLY))
+        stale = [
+            m
+            for m in messages
+            if m.role == Role.ASSISTANT
+            and not m.is_open
+            and m.content_html_renderer != rendering.RENDERER
+        ]
+        for message in stale:
+            message.render_html()
+        # A finished answer's text never changes again (every write to it requires
+        # "streaming"), so this cannot store the HTML of an older text. bulk_update leaves
+        # updated_at alone: followers read it as the stream's heartbeat.
+        Message.objects.bulk_update(
+            stale, ["content_html", "content_html_renderer"], batch_size=100
+        )
+        return messages
+
     def _lock(self) -> None:
         """One turn or answer again at a time per session, so each reads the messages the
         one before it wrote. Locking the newest message is not enough: under READ
@@ -96,6 +123,18 @@ class ChatSession(models.Model):
             model_display_name=model.label,
             provider_name=model.provider.name,
         )
+
+
+_AUDIT_ONLY = (
+    "llm_model",
+    "input_tokens",
+    "cached_tokens",
+    "ttft_ms",
+    "stop_requested",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
 
 
 class AnswerAgainError(UserFacingError):
@@ -129,6 +168,16 @@ class Message(models.Model):
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role)
     content = models.TextField(blank=True)
+    content_html = models.TextField(
+        blank=True, editable=False, help_text="The finished answer as sanitized HTML."
+    )
+    content_html_renderer = models.CharField(
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text="The renderer that made content_html (rendering.RENDERER); HTML another "
+        "one made is made again before it is shown.",
+    )
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     llm_model = models.ForeignKey(
         LLMModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -170,6 +219,17 @@ class Message(models.Model):
     def is_open(self) -> bool:
         return self.status in (Status.PENDING, Status.STREAMING)
 
+    @property
+    def html(self) -> SafeString:
+        """The answer as sanitized HTML: as stored, when today's renderer made it."""
+        if self.content_html_renderer != rendering.RENDERER:
+            self.render_html()
+        return mark_safe(self.content_html)  # noqa: S308 - sanitized by nh3 in render_markdown
+
+    def render_html(self) -> None:
+        self.content_html = rendering.render_markdown(self.content)
+        self.content_html_renderer = rendering.RENDERER
+
     def request_stop(self) -> None:
         """Stop this answer, from any process: a pending one never starts; a streaming one
         stops at its stream's next checkpoint (streaming.CHECKPOINT_SECONDS), tokens or not."""
@@ -206,11 +266,20 @@ class Message(models.Model):
         return not saved
 
     def finish(self, *, status: str, content: str, error: str = "", **audit: int | None) -> None:
-        """The answer's end: its final text, how it ended, and the numbers for the audit.
+        """The answer's end: its final text and its HTML, how it ended, and the numbers for
+        the audit.
 
         Only while the answer is still this stream's: one marked interrupted meanwhile
-        keeps that end (and its retry), and this copy is refreshed to show it."""
-        fields = {"status": status, "content": content, "error": error, **audit}
+        keeps that end (and its retry), and this copy is refreshed to show it. Called in
+        the stream's database trip, so a long answer's rendering is not the event loop's."""
+        fields = {
+            "status": status,
+            "content": content,
+            "content_html": rendering.render_markdown(content),
+            "content_html_renderer": rendering.RENDERER,
+            "error": error,
+            **audit,
+        }
         ended = Message.objects.filter(pk=self.pk, status=Status.STREAMING).update(
             updated_at=timezone.now(), **fields
         )

@@ -50,7 +50,7 @@ def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
     return {
         "sessions": _sessions_of(request)[:100],
         "session": session,
-        "chat_messages": session.messages.all() if session else [],
+        "chat_messages": session.messages_to_show() if session else [],
         "form": form,
         "has_models": preselected is not None,
         "model_notice": notice,

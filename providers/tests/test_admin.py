@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.fixtures import Settings
 
+from providers.admin import LLMModelAdmin
 from providers.keys.encryption import UNREADABLE_LABEL
 from providers.models import LLMModel, Provider
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY, make_model, make_provider
@@ -290,6 +291,26 @@ def model_changelist(client: Client, **changes: Any) -> Any:
     data = form_fields(client.get(url).content.decode(), "changelist-form") | changes
     data["_save"] = "Save"
     return client.post(url, {k: v for k, v in data.items() if v is not None})
+
+
+def test_the_model_list_makes_as_many_queries_for_many_models_as_for_a_few(
+    staff_client: Client,
+) -> None:
+    url = reverse("admin:providers_llmmodel_changelist")
+    make_model(make_provider(), model_id="gpt-4o", is_default=True)
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(url)
+
+    for p in range(3):
+        provider = make_provider(name=f"Provider {p}", base_url=f"https://p{p}.example.com/v1")
+        LLMModel.objects.bulk_create(
+            LLMModel(provider=provider, model_id=f"model-{m}", is_default=m == 0) for m in range(60)
+        )
+    with CaptureQueriesContext(connection) as many:
+        page = staff_client.get(url).content.decode()
+
+    assert len(many) == len(few)
+    assert page.count('name="_selected_action"') == LLMModelAdmin.list_per_page
 
 
 def test_the_model_list_edits_enabled_and_default_in_place(staff_client: Client) -> None:

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from providers.models import LLMModel
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +29,7 @@ def test_the_models_page_lists_what_the_user_may_use_by_provider(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "GPT-4o" in html
+    assert '<span class="model-name">GPT-4o</span> <code>gpt-4o</code> <span class="badge">' in html
     assert "gpt-3.5-turbo" not in html
     assert "Groq" not in html
     assert "Not verified yet" in html
@@ -39,3 +42,30 @@ def test_with_nothing_available_staff_get_a_link_to_the_admin(staff_client: Clie
 
     assert "No model is available to you yet" in response.content.decode()
     assert reverse("admin:providers_provider_changelist") in response.content.decode()
+
+
+def add_catalogue(name: str, *, providers: int, models: int) -> None:
+    """`providers` more providers of `models` enabled models each."""
+    for p in range(providers):
+        provider = make_provider(name=f"{name} {p}", base_url=f"https://{name}{p}.example.com/v1")
+        LLMModel.objects.bulk_create(
+            LLMModel(provider=provider, model_id=f"model-{m}", display_name=f"Model {m}")
+            for m in range(models)
+        )
+
+
+def test_the_models_page_makes_as_many_queries_for_a_large_catalogue_as_a_small_one(
+    client: Client, user: User
+) -> None:
+    client.force_login(user)
+    url = reverse("providers:models")
+    add_catalogue("small", providers=1, models=2)
+    with CaptureQueriesContext(connection) as small:
+        client.get(url)
+
+    add_catalogue("large", providers=4, models=50)
+    with CaptureQueriesContext(connection) as large:
+        html = client.get(url).content.decode()
+
+    assert len(large) == len(small)
+    assert html.count('<li><span class="model-name">') == 202

@@ -26,6 +26,7 @@ from providers.tests.factories import (
 )
 from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
+from sessions_app.rendering import RENDERER, render_markdown
 from sessions_app.streaming import (
     CLOSED_TAB,
     INTERRUPTED,
@@ -137,12 +138,28 @@ def test_the_answer_streams_then_is_saved_with_its_audit(
     assert "sse-connect" not in events[-1][1]  # the finished message opens no new stream
     reply.refresh_from_db()
     assert (reply.status, reply.content) == ("done", "Hello, world!")
+    assert (reply.content_html, reply.content_html_renderer) == ("<p>Hello, world!</p>\n", RENDERER)
     assert (reply.input_tokens, reply.output_tokens, reply.cached_tokens) == (3, 4, 1)
     assert reply.ttft_ms is not None
     assert reply.latency_ms >= reply.ttft_ms
     sent = fake_upstream.requests[0]
     assert sent.key == OPENAI_KEY
     assert sent.body["messages"] == [{"role": "user", "content": "Say hello"}]
+
+
+def test_a_hostile_answer_reaches_the_page_sanitized_as_stored(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.reply = ["**Sure** <script>alert(1)</script>", " [x](javascript:alert(1))"]
+
+    done = read_events(stream_url(asgi_server, reply), cookies)[-1][1]
+    page = httpx2.get(asgi_server + reply.session.get_absolute_url(), cookies=cookies).text
+
+    reply.refresh_from_db()
+    assert reply.content_html == render_markdown(reply.content)
+    for html in (done, page, reply.content_html):
+        assert "<strong>Sure</strong> &lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:" in html
+        assert "<script>alert" not in html
 
 
 def test_two_connections_at_once_start_one_generation(

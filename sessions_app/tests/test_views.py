@@ -7,10 +7,13 @@ import uuid
 from functools import partial
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from fakes.upstream import FakeUpstream
@@ -544,3 +547,85 @@ def test_copy_gets_the_answer_as_written_from_its_own_url(
     assert text["Content-Type"] == "text/plain; charset=utf-8"
     assert text["X-Content-Type-Options"] == "nosniff"
     assert text.content.decode() == written
+
+
+def chat_of_every_kind(user: User, model: LLMModel, *, turns: int) -> ChatSession:
+    """`turns` answered turns, ended every way an answer ends (its HTML stored as a stream
+    stores it), then a question whose answer is still streaming."""
+    session = ChatSession.objects.create(owner=user)
+    ends = [
+        {"status": "done", "content": "**Yes** and `code`", "output_tokens": 9, "latency_ms": 80},
+        {"status": "error", "content": "Hal", "error": "The provider failed."},
+        {"status": "stopped", "content": "Sto", "error": "Stopped.", "turns_left_out": 2},
+    ]
+    for turn in range(turns):
+        _, reply = session.start_turn(content=f"Question {turn}", model=model)
+        assert reply.claim()
+        async_to_sync(reply.afinish)(**ends[turn % len(ends)])
+    _, streaming = session.start_turn(content="And now?", model=model)
+    assert streaming.claim()
+    return session
+
+
+def queries_of(client: Client, url: str) -> int:
+    client.get(url)  # warm: the first view of a chat may store answers' HTML
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_a_long_chat_costs_the_page_no_more_queries_than_a_short_one(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    short = chat_of_every_kind(user, model, turns=3)
+    long = chat_of_every_kind(user, model, turns=60)
+
+    assert queries_of(alice, long.get_absolute_url()) == queries_of(alice, short.get_absolute_url())
+
+
+def test_each_answer_on_the_page_carries_its_own_urls(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = chat_of_every_kind(user, model, turns=3)
+
+    page = alice.get(session.get_absolute_url()).content.decode()
+
+    *finished, streaming = session.messages.filter(role="assistant")
+    for answer in finished:
+        ids = [session.public_id, answer.public_id]
+        assert f'data-copy-url="{reverse("sessions_app:answer_text", args=ids)}"' in page
+        assert f'hx-post="{reverse("sessions_app:answer_again", args=ids)}"' in page
+    ids = [session.public_id, streaming.public_id]
+    assert f'sse-connect="{reverse("sessions_app:stream", args=ids)}"' in page
+    assert f'hx-post="{reverse("sessions_app:stop", args=ids)}"' in page
+
+
+def test_the_page_shows_an_answers_stored_html_without_rendering_it_again(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = chat_of_every_kind(user, model, turns=1)
+    answer = session.messages.get(role="assistant", status="done")
+    Message.objects.filter(pk=answer.pk).update(content_html="<p>As stored.</p>")
+
+    page = alice.get(session.get_absolute_url()).content.decode()
+
+    assert "<p>As stored.</p>" in page
+    assert "<strong>Yes</strong>" not in page
+
+
+def test_an_answer_stored_before_the_renderer_changed_is_shown_sanitized_by_todays(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = ChatSession.objects.create(owner=user)
+    _, reply = session.start_turn(content="Hi", model=model)
+    Message.objects.filter(pk=reply.pk).update(
+        status="done",
+        content="**Bold** <script>alert(1)</script>",
+        content_html="<p><script>alert('stored')</script></p>",
+        content_html_renderer="an-older-one",
+    )
+
+    page = alice.get(session.get_absolute_url()).content.decode()
+
+    assert "<strong>Bold</strong> &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in page
