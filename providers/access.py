@@ -67,6 +67,11 @@ NOTHING_AVAILABLE = (
 )
 
 
+NO_SUCH_MODEL = "That model does not exist any more; pick another."
+# The largest id a BigAutoField holds; a larger number in a query is an overflow error.
+LARGEST_ID = 2**63 - 1
+
+
 def tiers_for(user: User) -> list[Tier]:
     if not user.is_authenticated:
         return list(Tier.objects.filter(is_default=True))
@@ -101,6 +106,8 @@ class Grant:
 
 def grant(user: User, pk: int | None) -> Grant:
     """The model `pk` with its key, if this user may use it now; else the specific reason."""
+    if pk is None or not 0 < pk <= LARGEST_ID:  # a posted number past any id: no such model
+        raise UnknownModelError(NO_SUCH_MODEL)
     tiers = tiers_for(user)
     # One query answers all three questions, each in the words of the rule it checks.
     model = (
@@ -113,7 +120,7 @@ def grant(user: User, pk: int | None) -> Grant:
         .first()
     )
     if model is None:
-        raise UnknownModelError("That model does not exist any more; pick another.")
+        raise UnknownModelError(NO_SUCH_MODEL)
     if not model.enabled:
         raise ModelDisabledError(f"{model.label} is switched off; pick another model.")
     if not model.usable:

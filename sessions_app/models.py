@@ -4,7 +4,7 @@ A message keeps snapshots of the model and provider that answered, so the record
 survives the model's deletion (its foreign key is then null). Fields that change
 together change in one method here: a turn starts in ChatSession.start_turn(), and an
 answer moves pending → streaming (Message.claim(), once) → done / error / stopped
-(Message.afinish(), which stores its sanitized HTML too, so no page renders it again).
+(Message.finish(), which stores its sanitized HTML too, so no page renders it again).
 """
 
 from __future__ import annotations

@@ -80,9 +80,11 @@ def test_a_provider_switched_off_or_without_key_is_refused(
         access.grant(user, catalogue["big"].pk)
 
 
-def test_an_unknown_model_is_refused(user: User) -> None:
+# Past the largest id too: a query for it would be an overflow error, not "no such model".
+@pytest.mark.parametrize("pk", [999_999, 0, -1, 2**63, 10**30])
+def test_an_unknown_model_is_refused(user: User, pk: int) -> None:
     with pytest.raises(access.UnknownModelError, match="does not exist"):
-        access.grant(user, 999_999)
+        access.grant(user, pk)
 
 
 def test_a_choice_is_logged_without_secrets(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 
 from providers.tests.concurrency import race, run_at_once, statement
@@ -46,11 +45,11 @@ HOSTILE = (
 
 
 def answered(user: User, text: str) -> Message:
-    """An answer that ended as a stream ends one: through Message.afinish."""
+    """An answer that ended as a stream ends one: through Message.finish."""
     model = make_model(make_provider(), model_id="gpt-4o")
     _, reply = ChatSession.objects.create(owner=user).start_turn(content="Hi", model=model)
     assert reply.claim()
-    async_to_sync(reply.afinish)(status="done", content=text)
+    reply.finish(status="done", content=text)
     return Message.objects.get(pk=reply.pk)
 
 

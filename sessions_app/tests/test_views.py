@@ -7,7 +7,6 @@ import uuid
 from functools import partial
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -561,7 +560,7 @@ def chat_of_every_kind(user: User, model: LLMModel, *, turns: int) -> ChatSessio
     for turn in range(turns):
         _, reply = session.start_turn(content=f"Question {turn}", model=model)
         assert reply.claim()
-        async_to_sync(reply.afinish)(**ends[turn % len(ends)])
+        reply.finish(**ends[turn % len(ends)])
     _, streaming = session.start_turn(content="And now?", model=model)
     assert streaming.claim()
     return session
