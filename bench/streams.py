@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -139,8 +140,31 @@ class Outcome:
     load: float  # the 1-minute load average as the level ended
 
 
-async def measure(variant: Variant, level: int, repeat: int, deadline: float) -> Outcome:
+@dataclass(frozen=True)
+class Profiling:
+    """py-spy recording Switchboard's server while one level's streams run."""
+
+    py_spy: str
+    level: int
+    into: Path
+
+    def start(self, variant: Variant, level: int, repeat: int) -> subprocess.Popen | None:
+        if variant.name != "switchboard" or level != self.level or repeat < 0:
+            return None
+        output = self.into / f"py-spy-{level}-streams-repeat-{repeat + 1}.txt"
+        _say(f"profiling into {output}")
+        # Non-blocking: pausing the server 500 times a second made its streams five times slower.
+        command = [self.py_spy, "record", "--rate", "500", "--nonblocking", "--subprocesses"]
+        command += ["--format", "raw"]
+        command += ["--output", str(output), "--pid", str(variant.server.process.pid)]
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def measure(variant: Variant, level: int, repeat: int, args: argparse.Namespace) -> Outcome:
     await variant.ready(level)
+    recorder = args.profiling.start(variant, level, repeat) if args.profiling else None
+    if recorder:
+        await asyncio.sleep(1)  # py-spy attaching
     pids = proc.tree(variant.server.process.pid)
     peak = proc.rss_mb(pids)
     cpu_before = proc.cpu_seconds(pids)
@@ -152,10 +176,13 @@ async def measure(variant: Variant, level: int, repeat: int, deadline: float) ->
             peak = max(peak, proc.rss_mb(pids))
 
     sampler = asyncio.create_task(sample())
-    streams = (asyncio.wait_for(variant.one(i), deadline) for i in range(level))
+    streams = (asyncio.wait_for(variant.one(i), args.deadline) for i in range(level))
     results = await asyncio.gather(*streams, return_exceptions=True)
     sampler.cancel()
     cpu = proc.cpu_seconds(pids) - cpu_before
+    if recorder:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        await asyncio.to_thread(recorder.wait)
     timings = [r for r in results if isinstance(r, Timing)]
     errors = [_error_text(r) for r in results if isinstance(r, BaseException)]
     return Outcome(repeat, level, variant.name, timings, errors, peak, cpu, proc.load_average())
@@ -175,13 +202,13 @@ async def run(args: argparse.Namespace, variants: list[Variant]) -> list[Outcome
             _say(f"{len(variant.clients)} people signed in ({time.monotonic() - started:.0f} s)")
     # Warm-up, not measured: the first streams build clients, pools and caches everywhere.
     for variant in variants:
-        await measure(variant, min(10, max(args.levels)), -1, args.deadline)
+        await measure(variant, min(10, max(args.levels)), -1, args)
     outcomes = []
     for repeat in range(args.repeats):
         turn = repeat % len(variants)
         for level in args.levels:
             for variant in variants[turn:] + variants[:turn]:
-                outcome = await measure(variant, level, repeat, args.deadline)
+                outcome = await measure(variant, level, repeat, args)
                 outcomes.append(outcome)
                 _say(
                     f"repeat {repeat + 1}/{args.repeats}, {level} streams, {variant.name}: "
@@ -200,19 +227,20 @@ def _pct(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def _ms(value: float) -> str:
-    return f"{value:+.1f}" if abs(value) < 100 else f"{value:+.0f}"
+def _duration(ms: float, sign: str = "") -> str:
+    if abs(ms) < 100:
+        return f"{ms:{sign}.1f} ms"
+    return f"{ms:{sign}.0f} ms" if abs(ms) < 1000 else f"{ms / 1000:{sign}.2f} s"
 
 
-def _spread(values: list[float], show: Callable[[float], str], unit: str = "") -> str:
+def _spread(values: list[float], show: Callable[[float], str]) -> str:
     """The median across repeats, and their range when there were several."""
     values = [v for v in values if v == v]  # NaN: a repeat with nothing measured
     if not values:
         return "—"
-    middle = f"{show(statistics.median(values))}{unit}"
     if len(values) == 1:
-        return middle
-    return f"{middle} ({show(min(values))} to {show(max(values))})"
+        return show(values[0])
+    return f"{show(statistics.median(values))} ({show(min(values))} to {show(max(values))})"
 
 
 def _at(outcome: Outcome, field: str, share: float) -> float:
@@ -226,7 +254,7 @@ def _row(name: str, measured: list[Outcome], direct: dict[int, Outcome]) -> list
         if name == "direct":
             return "—"
         own = [_at(o, field, share) - _at(direct[o.repeat], field, share) for o in measured]
-        return _spread(own, _ms, " ms")
+        return _spread(own, lambda ms: _duration(ms, "+"))
 
     posts = [_at(o, "post_ms", 0.5) for o in measured] if name == "switchboard" else []
     errors = sum(len(o.errors) for o in measured)
@@ -235,11 +263,11 @@ def _row(name: str, measured: list[Outcome], direct: dict[int, Outcome]) -> list
     tokens = sum(t.tokens for o in measured for t in o.timings)
     cpu = sum(o.cpu_seconds for o in measured) / tokens * 1000 if tokens else float("nan")
     return [
-        _spread([_at(o, "ttft_ms", 0.5) for o in measured], "{:.1f}".format, " ms"),
+        _spread([_at(o, "ttft_ms", 0.5) for o in measured], _duration),
         added("ttft_ms", 0.5),
         added("ttft_ms", 0.99),
         added("total_ms", 0.5),
-        _spread(posts, "{:.1f}".format, " ms") if posts else "—",
+        _spread(posts, _duration) if posts else "—",
         f"{errors} of {sum(o.level for o in measured)}" if errors else "0",
         f"{max(o.rss_mb for o in measured):.0f} MB",
         f"{cpu:.2f} s",
@@ -310,6 +338,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds per stream")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument("--quick", action="store_true", help="1 and 10 streams, 1 repeat")
+    parser.add_argument(
+        "--py-spy", help="this py-spy records Switchboard's server at --profile-level streams"
+    )
+    parser.add_argument("--profile-level", type=int, default=50)
     args = parser.parse_args()
     if args.quick:
         args.levels, args.repeats = [1, 10], 1
@@ -320,6 +352,7 @@ def main() -> None:
     args = parse_args()
     _raise_file_limit()
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    args.profiling = args.py_spy and Profiling(args.py_spy, args.profile_level, workdir)
     env = app.environment(workdir)
     app.prepare(env)
     app.orm(env)
