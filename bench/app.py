@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import proc
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password-7c1e"  # noqa: S105 - a throwaway database's users
 FAKE_MODEL = "gpt-4o"  # one the fake upstream knows
@@ -82,28 +84,30 @@ def wait_listening(port: int, process: subprocess.Popen, what: str) -> None:
     raise RuntimeError(f"{what} did not start listening on port {port}")
 
 
-def serve(env: dict[str, str], *, workers: int) -> Server:
-    """Switchboard under uvicorn: through config.serve, as `make run` serves it, once it
-    takes --workers; until then uvicorn's own command with the same app."""
+def serve(env: dict[str, str], *, workers: int, log: Path) -> Server:
+    """Switchboard as `make run` serves it (config.serve, uvicorn's access log included),
+    with WEB_CONCURRENCY workers; returns once it says it serves. Its output goes to `log`."""
     port = free_port()
-    serve_help = subprocess.run(
-        [sys.executable, "-m", "config.serve", "--help"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "--workers" in serve_help:
-        command = ["-m", "config.serve", "--port", str(port), "--workers", str(workers)]
-    else:
-        command = ["-m", "uvicorn", "config.asgi:application", "--lifespan", "off"]
-        command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    process = subprocess.Popen(
-        [sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
-    )
-    wait_listening(port, process, "Switchboard")
-    return Server(f"http://127.0.0.1:{port}", process)
+    command = [sys.executable, "-m", "config.serve", "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env | {"WEB_CONCURRENCY": str(workers)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while b"Serving on" not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"Switchboard did not start; its log: {log}")
+        time.sleep(0.1)
+    server = Server(f"http://127.0.0.1:{port}", process)
+    if workers > 1 and len(proc.tree(process.pid)) <= workers:
+        stop(server)
+        raise RuntimeError(f"config.serve here takes no WEB_CONCURRENCY: not {workers} workers")
+    return server
 
 
 def start_fake(*, tokens: int, token_delay: float) -> Server:

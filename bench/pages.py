@@ -30,7 +30,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import app  # noqa: E402
+from bench import app, proc  # noqa: E402
 from bench.clients import new_client, sign_in  # noqa: E402
 
 if TYPE_CHECKING:
@@ -204,7 +204,8 @@ def grow() -> None:
 
 def report(results: list[Timed], requests: int) -> str:
     lines = [
-        f"{time.strftime('%Y-%m-%d')}, {requests} requests a page after {WARM_UP} unmeasured.",
+        f"{time.strftime('%Y-%m-%d')}, {requests} requests a page after {WARM_UP} unmeasured; "
+        f"1-minute load average {proc.load_average():.1f} at the end.",
         "",
         "| page | catalogue | median | p90 | target | size |",
         "|---|---|---|---|---|---|",
@@ -223,7 +224,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    env = app.environment(Path(tempfile.mkdtemp(prefix="switchboard-bench-")))
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    env = app.environment(workdir)
     app.prepare(env)
     app.orm(env)
     from django.urls import reverse
@@ -254,7 +256,7 @@ def main() -> None:
             ),
         ],
     ]
-    server = app.serve(env, workers=args.workers)
+    server = app.serve(env, workers=args.workers, log=workdir / "switchboard.log")
     try:
         results = asyncio.run(measure(server, phases, args.requests))
     finally:

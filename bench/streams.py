@@ -365,7 +365,7 @@ def main() -> None:
         app.close_connections()
         variants: list[Variant] = [OpenAICompatible("direct", fake, f"{fake.url}/chat/completions")]
         if "switchboard" in args.variants:
-            servers.append(app.serve(env, workers=args.workers))
+            servers.append(app.serve(env, workers=args.workers, log=workdir / "switchboard.log"))
             variants.append(Switchboard(servers[-1], usernames))
         if "floor" in args.variants:
             servers.append(relays.start_floor(fake.url))
