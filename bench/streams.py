@@ -103,27 +103,32 @@ class Switchboard:
         self.server = server
         self.usernames = usernames
         self.clients = [new_client(base_url=server.url) for _ in usernames]
-        self.composers: list[Composer] = []
+        self.composers: list[Composer | BaseException] = []
 
     async def sign_in(self) -> None:
         pairs = zip(self.clients, self.usernames, strict=True)
-        await _bounded([sign_in(client, username) for client, username in pairs])
+        failed = [e for e in await _bounded([sign_in(c, u) for c, u in pairs]) if e is not None]
+        if failed:
+            raise SystemExit(f"{len(failed)} sign-ins failed, the first: {failed[0]}")
 
     async def ready(self, count: int) -> None:
         self.composers = await _bounded([open_new_chat(c) for c in self.clients[:count]])
 
     async def one(self, index: int) -> Timing:
-        return await send_and_stream(self.clients[index], self.composers[index])
+        composer = self.composers[index]
+        if isinstance(composer, BaseException):  # its stream fails with it: no chat to send in
+            raise BenchError(f"opening a new chat failed: {_error_text(composer)}")
+        return await send_and_stream(self.clients[index], composer)
 
 
-async def _bounded(calls: list[Coroutine[None, None, T]]) -> list[T]:
+async def _bounded(calls: list[Coroutine[None, None, T]]) -> list[T | BaseException]:
     limit = asyncio.Semaphore(SETUP_CONCURRENCY)
 
     async def call(coroutine: Coroutine[None, None, T]) -> T:
         async with limit:
             return await coroutine
 
-    return await asyncio.gather(*(call(c) for c in calls))
+    return await asyncio.gather(*(call(c) for c in calls), return_exceptions=True)
 
 
 @dataclass
