@@ -177,9 +177,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 30,
     }
 else:
-    # Keep connections between requests: opening one per request (and SQLite's PRAGMAs
-    # with it) was the largest single cost of starting a chat stream (bench/README.md).
-    # SQLite has no server and no connection limit, so a held connection costs a file.
+    # Keep a connection open while its thread lives: a stream's checkpoints, twice a
+    # second, reuse one instead of opening a file (and its PRAGMAs) each time. Under ASGI
+    # each request has a thread of its own, so it is never reused past its request
+    # (bench/README.md). SQLite has no server and no connection limit: it costs a file.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
