@@ -27,7 +27,12 @@ def model_list(request: HttpRequest) -> HttpResponse:
     by_provider = [(provider_id, list(models)) for provider_id, models in rows_by_provider]
     providers = Provider.objects.in_bulk([provider_id for provider_id, _ in by_provider])
     context = {
-        "by_provider": [(providers[provider_id], models) for provider_id, models in by_provider],
+        # A provider deleted between the two queries is left out, not a KeyError.
+        "by_provider": [
+            (providers[provider_id], models)
+            for provider_id, models in by_provider
+            if provider_id in providers
+        ],
         "tiers": access.tiers_for(request.user),
     }
     return render(request, "providers/model_list.html", context)

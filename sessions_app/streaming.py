@@ -181,8 +181,9 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
     except UserFacingError as failure:  # the upstream's, the access service's, the key's
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error = Status.ERROR, failure.description
-    except asyncio.CancelledError:
-        # The client went away (Django cancels the response): keep what arrived.
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (Django cancels the response, or a response blocked on a
+        # slow reader is closed later): keep what arrived.
         await asyncio.shield(
             database_trip(
                 message.finish,
@@ -219,7 +220,7 @@ TICK = _Tick()
 class _Raised:
     """The upstream's stream failed with `error`: raised again where it is read."""
 
-    error: Exception
+    error: BaseException
 
 
 _ENDED = object()  # the upstream's stream ended
@@ -255,7 +256,16 @@ async def _with_ticks(events: AsyncIterator[Event], every: float) -> AsyncIterat
     finally:
         for helper in helpers:
             helper.cancel()  # nothing, if it is done
-        await asyncio.wait(helpers)  # the upstream's stream unwinds before we go on
+        # The upstream's stream unwinds before we go on, even past a second cancel (a
+        # server shutting down): closing it while its reader runs would fail.
+        cancelled_again = False
+        while not all(helper.done() for helper in helpers):
+            try:
+                await asyncio.wait(helpers)
+            except asyncio.CancelledError:
+                cancelled_again = True
+        if cancelled_again:
+            raise asyncio.CancelledError
 
 
 async def _clock(queue: asyncio.Queue[object], every: float, checkpointed: asyncio.Event) -> None:
@@ -268,13 +278,22 @@ async def _clock(queue: asyncio.Queue[object], every: float, checkpointed: async
 
 
 async def _read_into(queue: asyncio.Queue[object], events: AsyncIterator[Event]) -> None:
+    """Every event, then the end or the failure, each handed on unless this reader is
+    being closed: then nobody reads the queue, and a put into a full one would wait
+    forever."""
     try:
         async for event in events:
             await queue.put(event)
-    except Exception as error:  # the reader hands every failure on; the relay reports it
+    except BaseException as error:
+        if asyncio.current_task().cancelling():
+            raise
+        # Any failure, a cancel nobody asked for too: the relay must end, not tick on.
         await queue.put(_Raised(error))
+        if not isinstance(error, Exception | asyncio.CancelledError):
+            raise  # KeyboardInterrupt, SystemExit
     else:
-        await queue.put(_ENDED)
+        if not asyncio.current_task().cancelling():
+            await queue.put(_ENDED)
 
 
 async def follow(message: Message) -> AsyncIterator[str]:
