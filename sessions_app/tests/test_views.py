@@ -554,7 +554,7 @@ def chat_of_every_kind(user: User, model: LLMModel, *, turns: int) -> ChatSessio
     session = ChatSession.objects.create(owner=user)
     ends = [
         {"status": "done", "content": "**Yes** and `code`", "output_tokens": 9, "latency_ms": 80},
-        {"status": "error", "content": "Hal", "error": "The provider failed."},
+        {"status": "error", "content": "Hal", "error": "The provider failed.", "latency_ms": 40},
         {"status": "stopped", "content": "Sto", "error": "Stopped.", "turns_left_out": 2},
     ]
     for turn in range(turns):
@@ -597,6 +597,18 @@ def test_each_answer_on_the_page_carries_its_own_urls(
     ids = [session.public_id, streaming.public_id]
     assert f'sse-connect="{reverse("sessions_app:stream", args=ids)}"' in page
     assert f'hx-post="{reverse("sessions_app:stop", args=ids)}"' in page
+
+
+def test_an_answer_shows_its_size_and_time_once_it_has_them(
+    alice: Client, user: User, model: LLMModel
+) -> None:
+    session = chat_of_every_kind(user, model, turns=3)
+
+    page = alice.get(session.get_absolute_url()).content.decode()
+
+    assert '<span class="muted stats">9 tokens · 80 ms</span>' in page  # done
+    assert '<span class="muted stats">40 ms</span>' in page  # error: no usage came
+    assert page.count('class="muted stats"') == 2  # stopped and streaming: no time yet
 
 
 def test_the_page_shows_an_answers_stored_html_without_rendering_it_again(
