@@ -6,6 +6,7 @@ run one worker."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ from bench.app import FAKE_MODEL, Server, free_port, wait_listening
 
 BENCH = Path(__file__).resolve().parent
 # LiteLLM refuses to start without a master key; clients send it as their bearer token.
-LITELLM_KEY = "sk-bench-3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c1e"
+# Made afresh each run, so no key-shaped string is committed.
+LITELLM_KEY = f"sk-{secrets.token_hex(16)}"
 
 
 def venv(name: str) -> Path:
