@@ -29,6 +29,9 @@ APP = "config.asgi:application"
 BACKLOG = 2048
 # Loading the app takes a few seconds; a worker still not serving after this is given up.
 WORKER_START_SECONDS = 120
+# On SIGTERM, the connections still streaming get this long to end; then the answers still
+# running are saved, interrupted (config.asgi's lifespan). `docker stop` kills at 10 s.
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 class ServeError(Exception):
@@ -91,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     workers = settings.WEB_CONCURRENCY  # the settings load here: a broken one stops here
-    config = uvicorn.Config(APP, lifespan="off", workers=workers)
+    config = uvicorn.Config(
+        APP, lifespan="on", workers=workers, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
+    )
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def say_where() -> None:

@@ -5,8 +5,9 @@ the provider. Deltas go out as `delta` events, HTML-escaped. Every CHECKPOINT_SE
 whether tokens come or not, one checkpoint saves the text not saved yet, touches the
 row (the heartbeat a follower in any process reads) and notices a Stop from any process;
 the stream ends with one `done` event carrying the finished message, rendered once. A
-closed tab, a Stop, an upstream error or the model's output limit keeps the text that
-arrived.
+Stop, an upstream error, the model's output limit or the server stopping keeps the text
+that arrived. The relay runs as a task of its own (sessions_app/answers.py), so no reader
+going away ends it.
 
 Every database trip a stream makes (the claim, each checkpoint, the end, a follower's
 poll) gives its connection back when it is done (database_trip): on PostgreSQL to the
@@ -63,7 +64,6 @@ FOLLOW_LIMIT_SECONDS = 600
 # heartbeats, longer than SQLite's 20 s busy timeout a checkpoint may wait behind.
 STALE_AFTER = timedelta(seconds=30)
 INTERRUPTED = "The answer was interrupted: the server streaming it stopped. Retry it."
-CLOSED_TAB = "The page was closed before the answer finished."
 STOPPED = "Stopped."
 OUTPUT_LIMIT = (
     "Stopped at the model's output limit (max_tokens): the answer is incomplete. Ask it to "
@@ -141,23 +141,18 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
         audit["turns_left_out"] = start.left_out
         audit["used_personal_key"] = start.target.api_key_is_personal
         stopped = at_output_limit = False
-        # aclosing, both: a Stop, a closed tab or a cut ends the upstream request at once.
+        # aclosing, both: a Stop or a cut ends the upstream request at once.
         async with (
             aclosing(stream_reply(start.target, start.request)) as upstream,
             aclosing(_with_ticks(upstream, CHECKPOINT_SECONDS)) as events,
         ):
-            sent_at = time.monotonic()
             async for event in events:
                 if event is TICK:
                     if stopped := await database_trip(message.checkpoint, answer.unsaved()):
                         break
-                    if time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
-                        sent_at = time.monotonic()
-                        yield KEEPALIVE
                 elif isinstance(event, TextDelta):
                     audit.setdefault("ttft_ms", _ms_since(started))
                     if kept := answer.add(event.text):
-                        sent_at = time.monotonic()
                         yield sse("delta", escape(kept))
                     if answer.cut:
                         break
@@ -182,14 +177,14 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error = Status.ERROR, failure.description
     except (asyncio.CancelledError, GeneratorExit):
-        # The client went away (Django cancels the response, or a response blocked on a
-        # slow reader is closed later): keep what arrived.
+        # The server is stopping (its loop cancels the answer's task): keep what arrived,
+        # ended as a follower would find it later, so Retry is offered.
         await asyncio.shield(
             database_trip(
                 message.finish,
-                status=Status.STOPPED,
+                status=Status.ERROR,
                 content=answer.text(),
-                error=CLOSED_TAB,
+                error=INTERRUPTED,
                 latency_ms=_ms_since(started),
                 **audit,
             )
@@ -354,8 +349,8 @@ class Start:
 
 
 def claim(message: Message) -> Start | Exception | None:
-    """Claim `message` for this connection (Message.claim) and read what relay() needs, in
-    the view's one trip to the database: None when another connection has it (follow
+    """Claim `message` for a task of this process (Message.claim) and read what relay()
+    needs, in the view's one trip to the database: None when another task has it (follow
     it), else what to relay, or why it cannot be answered (relay reports that).
 
     Access is asked again here, not trusted from Send: the registry may have changed since.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib import messages
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +20,7 @@ from django_htmx.http import (
 from providers import access
 from providers.errors import UserFacingError
 from providers.models import Provider
-from sessions_app import streaming
+from sessions_app import answers, streaming
 from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
 
@@ -85,35 +86,61 @@ def session_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
+async def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
+    response, reply, start = await streaming.database_trip(_send, request, session_id)
+    if start is not None:
+        answers.start(reply, start)  # the provider starts now, not when the stream opens
+    return response
+
+
+def _send(
+    request: HttpRequest, session_id: UUID | None
+) -> tuple[HttpResponse, Message | None, streaming.Start | Exception | None]:
+    """Save the turn and, served under ASGI, claim its answer for this process, in one
+    trip. A WSGI request (Django's test client) has no loop that outlives it to run the
+    answer on: its stream starts it (stream)."""
     session = _session(request, session_id) if session_id else None
     form = MessageForm(request.POST, user=request.user)
     if not form.is_valid():
         # htmx does not swap 4xx bodies by default: answer 200 and aim at the composer.
         context = {"form": form, "session": session, "has_models": True}
         response = render(request, "sessions_app/partials/composer.html", context)
-        return reswap(retarget(response, "#composer"), "outerHTML") if request.htmx else response
+        if request.htmx:
+            response = reswap(retarget(response, "#composer"), "outerHTML")
+        return response, None, None
     session = session or ChatSession.objects.create(owner=request.user)
     question, reply = session.start_turn(
         content=form.cleaned_data["content"], model=form.cleaned_data["model"]
     )
+    start = streaming.claim(reply) if isinstance(request, ASGIRequest) else None
     if not request.htmx:
-        return redirect(session)
-    if session_id is None:  # the first message of a new chat: load its page
-        return HttpResponseClientRedirect(session.get_absolute_url())
-    return render(
-        request,
-        "sessions_app/partials/turn.html",
-        {"session": session, "question": question, "reply": reply},
-    )
+        response = redirect(session)
+    elif session_id is None:  # the first message of a new chat: load its page
+        response = HttpResponseClientRedirect(session.get_absolute_url())
+    else:
+        context = {"session": session, "question": question, "reply": reply}
+        response = render(request, "sessions_app/partials/turn.html", context)
+    return response, reply, start
 
 
 @require_GET
 async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> StreamingHttpResponse:
+    """The answer's events: its task's, when it runs in this process; else the stored
+    answer followed, when a task elsewhere has it; else a task started here (an answer
+    Send did not start: a WSGI Send, Retry, Regenerate)."""
+    # May end before it is read: its events stay readable.
+    here = answers.running(message_id)
     # One trip to the database thread for the lookup, the claim and all the stream needs:
     # under a burst of new streams every trip queues behind the others' (bench/README.md).
-    message, start = await streaming.database_trip(_claim, request, session_id, message_id)
-    events = streaming.follow(message) if start is None else streaming.relay(message, start)
+    message, start = await streaming.database_trip(
+        _claim, request, session_id, message_id, claim=here is None
+    )
+    if here is not None:
+        events = here.read()
+    elif start is None:
+        events = streaming.follow(message)
+    else:
+        events = answers.start_and_read(message, start)
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come
@@ -121,7 +148,7 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
 
 
 def _claim(
-    request: HttpRequest, session_id: UUID, message_id: UUID
+    request: HttpRequest, session_id: UUID, message_id: UUID, *, claim: bool
 ) -> tuple[Message, streaming.Start | Exception | None]:
     message = get_object_or_404(
         Message.objects.select_related("session__owner", "llm_model__provider"),
@@ -130,7 +157,7 @@ def _claim(
         session__owner=request.user,
         role=Role.ASSISTANT,
     )
-    return message, streaming.claim(message)
+    return message, streaming.claim(message) if claim else None
 
 
 @require_GET

@@ -30,7 +30,7 @@ def free_port() -> int:
 def serve(env: dict[str, str]) -> Served:
     """uvicorn on a free loopback port with `env`; returns once it accepts connections."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--lifespan", "off"]
+    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--lifespan", "on"]
     # The log goes to a file, not a pipe: a pipe nobody reads until the end fills up (64
     # KiB) under a busy test, and the server then blocks writing its next line.
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()

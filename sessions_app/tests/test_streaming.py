@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -14,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from config.tests.uvicorn import serve, stop
 from fakes.upstream import FakeUpstream, Fault, Gate
-from providers.models import PersonalKey, Provider
+from providers.models import LLMModel, PersonalKey, Provider
 from providers.runners.base import ConfigurationError
 from providers.tests.factories import (
     OPENAI_KEY,
@@ -28,7 +30,6 @@ from providers.tests.leaks import assert_keyless
 from sessions_app.models import ChatSession, Message
 from sessions_app.rendering import RENDERER, render_markdown
 from sessions_app.streaming import (
-    CLOSED_TAB,
     INTERRUPTED,
     KEEPALIVE,
     OUTPUT_LIMIT,
@@ -50,6 +51,21 @@ def reply(user: User, fake_upstream: FakeUpstream) -> Message:
 def stream_url(asgi_server: str, message: Message) -> str:
     path = reverse("sessions_app:stream", args=[message.session.public_id, message.public_id])
     return asgi_server + path
+
+
+def ask(server: str, session: ChatSession, model: LLMModel, cookies: dict[str, str]) -> str:
+    """What Send does, sent to `server`; the path of the answer's stream the page opens."""
+    token = httpx2.get(server + reverse("sessions_app:index"), cookies=cookies).cookies["csrftoken"]
+    response = httpx2.post(
+        server + reverse("sessions_app:send", args=[session.public_id]),
+        data={"content": "Say hello", "model": model.pk},
+        cookies=cookies | {"csrftoken": token},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    opened = re.search(r'sse-connect="([^"]+)"', response.text)
+    assert opened, response.text
+    return opened[1]
 
 
 def read_events(url: str, cookies: dict[str, str]) -> list[tuple[str, str]]:
@@ -147,6 +163,47 @@ def test_the_answer_streams_then_is_saved_with_its_audit(
     assert sent.body["messages"] == [{"role": "user", "content": "Say hello"}]
 
 
+def test_send_starts_the_answer_which_ends_and_is_saved_with_nobody_reading(
+    asgi_server: str, user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    model = make_model(make_fake_provider(fake_upstream), model_id="gpt-4o")
+    session = ChatSession.objects.create(owner=user)
+    gate = Gate()  # held before its first token
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=0))
+
+    ask(asgi_server, session, model, cookies)
+
+    gate.wait_held()  # the provider has the request, and no stream was ever opened
+    gate.open()
+    answer = wait_for(session.messages.get(role="assistant"), "done")
+    assert (answer.content, answer.error) == ("Hello, world!", "")
+    assert (answer.input_tokens, answer.output_tokens) == (3, 4)
+    assert answer.ttft_ms is not None
+    assert len(fake_upstream.requests) == 1
+
+
+def test_an_answer_the_server_stops_under_keeps_its_text_and_is_offered_again(
+    served_env: dict[str, str], user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    served = serve(served_env)  # a server of its own: the test stops it
+    model = make_model(make_fake_provider(fake_upstream), model_id="gpt-4o")
+    session = ChatSession.objects.create(owner=user)
+    gate = Gate()  # "Hello", then the model is silent while the server stops
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
+    ask(served.url, session, model, cookies)
+    gate.wait_held()
+
+    log = stop(served)  # SIGTERM, as a deploy or a restart sends
+
+    gate.wait_hung_up()
+    answer = session.messages.get(role="assistant")
+    assert (answer.status, answer.content, answer.error) == ("error", "Hello", INTERRUPTED), log
+    assert "Traceback" not in log, log
+    page = Client()
+    page.force_login(user)
+    assert "Retry" in page.get(session.get_absolute_url()).content.decode()
+
+
 def test_a_hostile_answer_reaches_the_page_sanitized_as_stored(
     asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
@@ -184,7 +241,7 @@ def test_two_connections_at_once_start_one_generation(
     assert len(fake_upstream.requests) == 1  # one generation; the other connection followed it
 
 
-def test_a_closed_tab_keeps_the_text_that_arrived_and_ends_the_upstream_request(
+def test_a_closed_tab_leaves_the_answer_running_to_its_end(
     asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
     gate = Gate()
@@ -193,11 +250,35 @@ def test_a_closed_tab_keeps_the_text_that_arrived_and_ends_the_upstream_request(
         for line in response.iter_lines():
             if line == "data: Hello":
                 break  # leave after the first token, as a closed tab does
+    gate.wait_held()
 
-    gate.wait_hung_up()  # while the model was silent: the server let go of it at once
-    stopped = wait_for(reply, "stopped")
+    gate.open()  # the model goes on, nobody reading
 
-    assert (stopped.content, stopped.error) == ("Hello", CLOSED_TAB)
+    done = wait_for(reply, "done")
+    assert (done.content, done.error) == ("Hello, world!", "")
+    assert done.content_html == "<p>Hello, world!</p>\n"
+    assert not gate.hung_up  # the upstream request was never cut
+    assert len(fake_upstream.requests) == 1
+
+
+def test_a_reader_that_comes_back_gets_the_whole_answer_from_its_first_token(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()  # "Hello", ",", then the model waits while the reader comes and goes
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))
+    first = Reader(stream_url(asgi_server, reply), cookies)
+    first.wait_for_deltas(2)
+    gate.wait_held()
+    second = Reader(stream_url(asgi_server, reply), cookies)  # a reload, on this process
+    second.wait_for_deltas(2)
+
+    gate.open()
+
+    for reader in (first, second):
+        events = reader.finish()
+        assert reader.deltas() == ["Hello", ",", " world", "!"]  # live, not a stored copy
+        assert 'data-status="done"' in events[-1][1]
+    assert len(fake_upstream.requests) == 1
 
 
 def test_an_upstream_failure_keeps_the_partial_text_with_a_reason(

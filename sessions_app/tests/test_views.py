@@ -179,7 +179,7 @@ def test_a_big_catalogues_picker_keeps_the_models_of_the_latest_answers(
 
 
 def test_sending_saves_the_turn_and_returns_the_streaming_partial(
-    alice: Client, user: User, model: LLMModel, fake_upstream: FakeUpstream
+    alice: Client, user: User, model: LLMModel
 ) -> None:
     session = ChatSession.objects.create(owner=user)
 
@@ -198,7 +198,6 @@ def test_sending_saves_the_turn_and_returns_the_streaming_partial(
     assert "GPT-4o" in html
     session.refresh_from_db()
     assert (session.current_model, session.title) == (model, "What is 2+2?")
-    assert fake_upstream.requests == []  # the stream, not the send, calls the provider
 
 
 def test_the_first_message_creates_the_chat_and_loads_it(alice: Client, model: LLMModel) -> None:
