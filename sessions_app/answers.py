@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from uuid import UUID
 
-from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 
 from sessions_app import streaming
@@ -118,9 +117,12 @@ async def start_and_read(
 
 
 async def _produce(message: Message, claimed: streaming.Start | Exception, into: Broadcast) -> None:
+    # Its database trips (streaming.database_trip) run on the process's one thread for
+    # sync code outside a request, as every answer's here do, with its one connection:
+    # a thread per answer, as a request gets, kept 200 threads contending for the GIL
+    # and doubled the CPU an answer costs (bench/README.md).
     try:
-        # Its database trips on a thread of its own, as a request's are.
-        async with ThreadSensitiveContext(), aclosing(streaming.relay(message, claimed)) as events:
+        async with aclosing(streaming.relay(message, claimed)) as events:
             async for event in events:
                 into.publish(event)
     finally:
