@@ -28,7 +28,7 @@ from providers.forms import (
 )
 from providers.keys import encryption
 from providers.keys.encryption import UnreadableSecretError
-from providers.models import LLMModel, Provider, Tier
+from providers.models import Fallback, LLMModel, Provider, Tier
 from providers.upstream import discovery, verification
 
 admin.site.site_header = "Switchboard administration"
@@ -309,9 +309,23 @@ class ListedUpstreamFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FallbackInline(admin.TabularInline):
+    model = Fallback
+    fk_name = "model"
+    fields = ("position", "fallback")
+    autocomplete_fields = ("fallback",)
+    extra = 0
+    verbose_name = "fallback"
+    verbose_name_plural = (
+        "fallbacks: tried in order when this model fails before its first token (a timeout, "
+        "a connection error, a 429 or a 5xx)"
+    )
+
+
 @admin.register(LLMModel)
 class LLMModelAdmin(_ListsSettingKeys, admin.ModelAdmin):
     setting_keys = validators.MODEL_SETTINGS
+    inlines = [FallbackInline]
     list_display = (
         "model_id",
         "display_name",
@@ -347,7 +361,14 @@ class LLMModelAdmin(_ListsSettingKeys, admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ("name", "group", "default_model", "daily_token_quota", "is_default")
+    list_display = (
+        "name",
+        "group",
+        "default_model",
+        "daily_token_quota",
+        "monthly_cost_budget",
+        "is_default",
+    )
     list_select_related = ("group", "default_model__provider")
     search_fields = ("name", "description")
     autocomplete_fields = ("default_model",)
