@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "accounts",
     "providers",
     "sessions_app",
+    "usage",
 ]
 
 # Django's own, but for the config.middleware versions of those that run without a thread
@@ -248,6 +249,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # it): past it the stream ends with an error and keeps the text so far. A million is
 # about 250,000 tokens, past any model's output limit today, and a bounded cost per stream.
 ANSWER_MAX_CHARS = _at_least_one("ANSWER_MAX_CHARS", default=1_000_000)
+# The currency of every price and budget (an ISO 4217 code, shown beside amounts).
+USAGE_CURRENCY = env.str("USAGE_CURRENCY", default="USD")
 
 # A stream silent this long (a model thinking before its first token) sends an SSE comment,
 # which browsers ignore, so a proxy's read timeout (nginx: 60 s) does not cut it.

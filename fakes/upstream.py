@@ -217,6 +217,8 @@ class FakeUpstream:
     reply: list[str] = field(default_factory=lambda: ["Hello", ",", " world", "!"])
     token_delay: float = 0.0
     cached_tokens: int = 0
+    reports_usage: bool = True  # False: a streamed OpenAI answer without its usage chunk,
+    # as some compatible servers send even when asked for it
     faults: list[Fault] = field(default_factory=list)  # consumed one per request, in order
     requests: list[RecordedRequest] = field(default_factory=list)
     base_url: str = ""
@@ -421,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
         events = [(None, chunk({"role": "assistant", "content": ""}))]
         events += [("token", chunk({"content": token})) for token in reply]
         events.append((None, chunk({}, finish)))
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if self.upstream.reports_usage and (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = base | {"object": "chat.completion.chunk", "choices": [], "usage": usage}
             events.append((None, usage_chunk))
         message = _echoed("The server had an error", request, fault)

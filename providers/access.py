@@ -98,6 +98,7 @@ class Grant:
 
     model: LLMModel
     personal_key: Secret | None
+    tiers: tuple[Tier, ...]  # the person's, as the grant found them
 
     def target(self) -> ProviderTarget:
         """Plain values for a runner. Raises UnreadableSecretError."""
@@ -132,7 +133,7 @@ def grant(user: User, pk: int | None) -> Grant:
         names = ", ".join(tier.name for tier in tiers) or "no tier"
         raise TierNotAllowedError(f"{model.label} is not available to your tier ({names}).")
     _log_choice(user, model)
-    return Grant(model, _personal_key(user, model))
+    return Grant(model, _personal_key(user, model), tuple(tiers))
 
 
 def _personal_key(user: User, model: LLMModel) -> Secret | None:

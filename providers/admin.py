@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Field, QuerySet
 from django.forms import BaseFormSet, ModelForm
@@ -15,10 +16,12 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import catalogue, validators
+from providers import catalogue, health, validators
 from providers.errors import UserFacingError
 from providers.forms import (
     ModelChangelistFormSet,
@@ -28,7 +31,7 @@ from providers.forms import (
 )
 from providers.keys import encryption
 from providers.keys.encryption import UnreadableSecretError
-from providers.models import LLMModel, Provider, Tier
+from providers.models import Fallback, LLMModel, Provider, Tier
 from providers.upstream import discovery, verification
 
 admin.site.site_header = "Switchboard administration"
@@ -50,6 +53,41 @@ class _ListsSettingKeys:
         return field
 
 
+class _ShowsHealth:
+    """Health columns for a changelist: the page's rows' health, asked for all of them in
+    one go when the page's rows are read (providers.health), never a query per row."""
+
+    health_of: Callable[[Collection[int]], Mapping[int, health.Health]]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        health_of = self.health_of
+
+        class WithHealth(super().get_changelist(request, **kwargs)):  # type: ignore[misc]
+            def get_results(self, request: HttpRequest) -> None:
+                super().get_results(request)
+                found = health_of([row.pk for row in self.result_list])
+                for row in self.result_list:
+                    row.health = found.get(row.pk, health.UNKNOWN)
+
+        return WithHealth
+
+    @admin.display(description="health")
+    def health_status(self, obj: Any) -> str:
+        found = getattr(obj, "health", health.UNKNOWN)
+        return format_html('<span class="health {}">{}</span>', slugify(found.status), found.status)
+
+    @admin.display(description="last hour")
+    def health_last_hour(self, obj: Any) -> str:
+        return getattr(obj, "health", health.UNKNOWN).last_hour
+
+    @admin.display(description="last 24 h")
+    def health_last_day(self, obj: Any) -> str:
+        return getattr(obj, "health", health.UNKNOWN).last_day
+
+
+HEALTH_COLUMNS = ("health_status", "health_last_hour", "health_last_day")
+
+
 class LLMModelInline(admin.TabularInline):
     model = LLMModel
     form = ModelRowForm
@@ -61,11 +99,21 @@ class LLMModelInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(_ListsSettingKeys, admin.ModelAdmin):
+class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
     setting_keys = validators.PROVIDER_SETTINGS
+    health_of = staticmethod(health.of_providers)
     form = ProviderForm
     inlines = [LLMModelInline]
-    list_display = ("name", "preset", "protocol", "enabled", "key", "model_count", "status")
+    list_display = (
+        "name",
+        "preset",
+        "protocol",
+        "enabled",
+        "key",
+        "model_count",
+        "status",
+        *HEALTH_COLUMNS,
+    )
     list_filter = ("preset", "protocol", "enabled", "is_builtin")
     search_fields = ("name", "base_url")
     actions = ["verify_selected", "fetch_models_selected", "export_selected"]
@@ -309,9 +357,24 @@ class ListedUpstreamFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FallbackInline(admin.TabularInline):
+    model = Fallback
+    fk_name = "model"
+    fields = ("position", "fallback")
+    autocomplete_fields = ("fallback",)
+    extra = 0
+    verbose_name = "fallback"
+    verbose_name_plural = (
+        "fallbacks: tried in order when this model fails before its first token (a timeout, "
+        "a connection error, a 429 or a 5xx)"
+    )
+
+
 @admin.register(LLMModel)
-class LLMModelAdmin(_ListsSettingKeys, admin.ModelAdmin):
+class LLMModelAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
     setting_keys = validators.MODEL_SETTINGS
+    health_of = staticmethod(health.of_models)
+    inlines = [FallbackInline]
     list_display = (
         "model_id",
         "display_name",
@@ -320,6 +383,7 @@ class LLMModelAdmin(_ListsSettingKeys, admin.ModelAdmin):
         "is_default",
         "source",
         "missing_since",
+        *HEALTH_COLUMNS,
     )
     list_editable = ("enabled", "is_default")
     list_filter = ("provider", "enabled", "is_default", "source", ListedUpstreamFilter)
@@ -347,7 +411,14 @@ class LLMModelAdmin(_ListsSettingKeys, admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ("name", "group", "default_model", "daily_token_quota", "is_default")
+    list_display = (
+        "name",
+        "group",
+        "default_model",
+        "daily_token_quota",
+        "monthly_cost_budget",
+        "is_default",
+    )
     list_select_related = ("group", "default_model__provider")
     search_fields = ("name", "description")
     autocomplete_fields = ("default_model",)

@@ -166,6 +166,7 @@ class ModelChoiceMixin(forms.Form):
     def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.grant: access.Grant | None = None  # the posted model's, once it is valid
 
     @cached_property
     def model_offer(self) -> picker.Offer:
@@ -186,9 +187,10 @@ class ModelChoiceMixin(forms.Form):
         if pk in (None, ""):
             return None
         try:
-            return access.grant(self.user, pk).model
+            self.grant = access.grant(self.user, pk)
         except access.ModelUnavailableError as error:
             raise forms.ValidationError(error.user_message) from None
+        return self.grant.model
 
 
 def _pk(value: Any) -> int | None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -209,6 +210,18 @@ class LLMModelQuerySet(models.QuerySet["LLMModel"]):
         return self.filter(has_key, enabled=True, provider__enabled=True).select_related("provider")
 
 
+def PriceField(verbose_name: str, of: str) -> models.DecimalField:
+    return models.DecimalField(
+        verbose_name,
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=f"Per million {of}, in the currency USAGE_CURRENCY names; empty: no price.",
+    )
+
+
 class ModelSource(models.TextChoices):
     MANUAL = "manual", "Added by hand"
     DISCOVERED = "discovered", "Discovered"
@@ -246,6 +259,11 @@ class LLMModel(models.Model):
         blank=True,
         help_text='Request settings, e.g. {"temperature": 0.7, "max_tokens": 1024}.',
     )
+    input_price = PriceField("input price", "input tokens")
+    cached_input_price = PriceField(
+        "cached input price", "input tokens read from the provider's cache; empty: the input price"
+    )
+    output_price = PriceField("output price", "output tokens")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -328,6 +346,39 @@ class LLMModel(models.Model):
             self.save()
 
 
+def BudgetField(help_text: str) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=help_text,
+    )
+
+
+class Fallback(models.Model):
+    """One model to try, in order, when `model` fails before its first token."""
+
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="fallback_links")
+    fallback = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "fallback"], name="one_fallback_link_each"),
+            models.CheckConstraint(
+                condition=~models.Q(model=models.F("fallback")),
+                name="no_fallback_to_itself",
+                violation_error_message="A model cannot be its own fallback.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} → {self.fallback}"
+
+
 class Tier(models.Model):
     """Who may use which models: a user is in the tiers whose groups they belong to, or
     in the default tier when in none. A model that lists no tiers is open to every tier."""
@@ -347,7 +398,14 @@ class Tier(models.Model):
         LLMModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     daily_token_quota = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Tokens a member may use per day; empty: no limit."
+        null=True,
+        blank=True,
+        help_text="Tokens a member's answers may use per day (the team's keys only); empty: "
+        "no limit.",
+    )
+    monthly_cost_budget = BudgetField(
+        "What a member's answers may cost per calendar month (the team's keys only), in "
+        "the currency USAGE_CURRENCY names; empty: no budget."
     )
     is_default = models.BooleanField(
         "default tier", default=False, help_text="The tier of users in no tier's group."

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 
-from providers import access
+from providers import access, health
 from providers.models import LLMModel
 
 # Fifty options are still a list one reads at a glance and walks with the keyboard (a
@@ -139,7 +139,13 @@ def _place(model: LLMModel) -> tuple[str, bool, str]:
 
 
 def _grouped(models: Iterable[LLMModel]) -> Groups:
+    """By provider; each model with its `warning`, its health where that is worth a word
+    in the picker (degraded, failing), asked for all of them in one go."""
+    models = list(models)
+    warnings = health.of_models([model.pk for model in models])
     groups: dict[str, list[LLMModel]] = {}
     for model in models:
+        found = warnings.get(model.pk, health.UNKNOWN)
+        model.warning = found.status if found.warns else ""
         groups.setdefault(model.provider.name, []).append(model)
     return list(groups.items())

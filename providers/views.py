@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from providers import access, picker
+from providers import access, health, picker
 from providers.models import Provider
 
 
@@ -21,11 +21,18 @@ def model_list(request: HttpRequest) -> HttpResponse:
         access.available_models(request.user)
         .select_related(None)
         .order_by("provider__name", "-is_default", "model_id")
-        .values("provider_id", "model_id", "display_name", "is_default")
+        .values("pk", "provider_id", "model_id", "display_name", "is_default")
     )
     rows_by_provider = groupby(rows, key=itemgetter("provider_id"))
     by_provider = [(provider_id, list(models)) for provider_id, models in rows_by_provider]
     providers = Provider.objects.in_bulk([provider_id for provider_id, _ in by_provider])
+    models_health = health.of_models([m["pk"] for _, models in by_provider for m in models])
+    providers_health = health.of_providers(list(providers))
+    for provider in providers.values():
+        provider.health = providers_health.get(provider.pk, health.UNKNOWN)
+    for _, models in by_provider:
+        for model in models:
+            model["health"] = models_health.get(model["pk"], health.UNKNOWN)
     context = {
         # A provider deleted between the two queries is left out, not a KeyError.
         "by_provider": [

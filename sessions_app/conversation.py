@@ -3,6 +3,7 @@ conversation as fits the model's context budget, newest turns first."""
 
 from __future__ import annotations
 
+from providers.models import LLMModel
 from providers.runners.base import ChatMessage, ChatRequest
 from sessions_app.models import Message, Role, Status
 
@@ -15,9 +16,10 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def build_request(reply: Message) -> tuple[ChatRequest, int]:
-    """The request answering `reply`'s question, and how many earlier turns were left out."""
-    settings = dict(reply.llm_model.settings or {})
+def build_request(reply: Message, model: LLMModel) -> tuple[ChatRequest, int]:
+    """The request asking `model` to answer `reply`'s question (the model chosen for it, or
+    a fallback), and how many earlier turns were left out."""
+    settings = dict(model.settings or {})
     settings.pop("max_answer_chars", None)  # Switchboard's own limit, not the upstream's
     budget = settings.pop("context_tokens", DEFAULT_CONTEXT_TOKENS)
     budget -= estimate_tokens(settings.get("system_prompt", ""))
@@ -45,4 +47,4 @@ def build_request(reply: Message) -> tuple[ChatRequest, int]:
         budget -= cost
     while len(kept) > 1 and kept[0].role != Role.USER:  # a conversation opens with a question
         kept.pop(0)
-    return ChatRequest(reply.model_id, tuple(kept), settings), len(turns) - len(kept)
+    return ChatRequest(model.model_id, tuple(kept), settings), len(turns) - len(kept)

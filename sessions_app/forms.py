@@ -6,6 +6,7 @@ from django import forms
 
 from providers.forms import ModelChoiceMixin, ModelPickerField
 from sessions_app.models import Message, Role
+from usage import quotas
 
 # A shortlisted picker keeps the models of the person's latest answers: up to eight
 # distinct ones, found among their last 200 (a bound on the rows read, however long
@@ -23,6 +24,17 @@ class MessageForm(ModelChoiceMixin):
         error_messages={"required": "Type a message first."},
     )
     model = ModelPickerField(label="Model", error_messages={"required": "Pick a model."})
+
+    def clean(self) -> dict:
+        """A message past the person's quota is refused here, kept in the composer, rather
+        than saved to fail; the answer's start decides for good (usage.quotas.reserve)."""
+        cleaned = super().clean()
+        if self.grant is not None and self.grant.personal_key is None:
+            try:
+                quotas.check(self.user.pk, list(self.grant.tiers))
+            except quotas.QuotaExceededError as error:
+                raise forms.ValidationError(error.user_message) from None
+        return cleaned
 
     def models_to_keep(self) -> list[int]:
         """The models this person's latest answers came from, newest first."""

@@ -131,7 +131,6 @@ _AUDIT_ONLY = (
     "cached_tokens",
     "ttft_ms",
     "stop_requested",
-    "attempts",
     "created_at",
     "updated_at",
 )
@@ -203,7 +202,14 @@ class Message(models.Model):
     attempts = models.JSONField(
         default=list,
         blank=True,
-        help_text="Each model tried for this answer, in order, when a fallback ran.",
+        help_text="Each model tried for this answer, in order, when more than one was.",
+    )
+    cost = models.DecimalField(
+        max_digits=16,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="What the answer's calls cost, in USAGE_CURRENCY; empty: no price set.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -265,7 +271,7 @@ class Message(models.Model):
         ).update(**fields)
         return not saved
 
-    def finish(self, *, status: str, content: str, error: str = "", **audit: int | None) -> None:
+    def finish(self, *, status: str, content: str, error: str = "", **audit: object) -> None:
         """The answer's end: its final text and its HTML, how it ended, and the numbers for
         the audit.
 

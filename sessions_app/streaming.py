@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -36,19 +37,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
-from providers import access
 from providers.errors import UserFacingError
-from providers.runners.base import (
-    ChatRequest,
-    Event,
-    Finish,
-    ProviderTarget,
-    TextDelta,
-    Usage,
-)
+from providers.runners.base import Event, Finish, ProviderError, TextDelta, Usage
 from providers.runners.router import stream_reply
-from sessions_app.conversation import build_request
+from sessions_app import attempts
+from sessions_app.attempts import FALLBACK_ON, Candidate, Chain, Try, ms_since
 from sessions_app.models import Message, Status
+from usage import quotas, recording
+from usage.models import Outcome
+from usage.recording import outcome_of
 
 logger = logging.getLogger(__name__)
 
@@ -130,78 +127,124 @@ class _Answer:
 
 
 async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str]:
-    """Events for a message this connection has claimed, given what claim() read for it."""
+    """Events for a message this process has claimed, given what claim() read for it."""
     started = time.monotonic()
     answer = _Answer(settings.ANSWER_MAX_CHARS)
-    audit: dict[str, int | None] = {}
+    chain = start.chain if isinstance(start, Start) else None
+    attempt: Try | None = None  # the try under way
+    ttft_ms: int | None = None
     try:
         if isinstance(start, Exception):
             raise start  # the claim's trip found why it cannot be answered: reported below
-        answer.limit = start.limit
-        audit["turns_left_out"] = start.left_out
-        audit["used_personal_key"] = start.target.api_key_is_personal
+        candidate = start.candidate
         stopped = at_output_limit = False
-        # aclosing, both: a Stop or a cut ends the upstream request at once.
-        async with (
-            aclosing(stream_reply(start.target, start.request)) as upstream,
-            aclosing(_with_ticks(upstream, CHECKPOINT_SECONDS)) as events,
-        ):
-            async for event in events:
-                if event is TICK:
-                    if stopped := await database_trip(message.checkpoint, answer.unsaved()):
-                        break
-                elif isinstance(event, TextDelta):
-                    audit.setdefault("ttft_ms", _ms_since(started))
-                    if kept := answer.add(event.text):
-                        yield sse("delta", escape(kept))
-                    if answer.cut:
-                        break
-                elif isinstance(event, Usage):
-                    audit |= {
-                        "input_tokens": event.input_tokens,
-                        "output_tokens": event.output_tokens,
-                        "cached_tokens": event.cached_tokens,
-                    }
-                elif isinstance(event, Finish):
-                    at_output_limit = event.at_output_limit
+        while True:
+            answer.limit = candidate.limit
+            attempt = chain.begin(candidate)
+            try:
+                # aclosing, both: a Stop or a cut ends the upstream request at once.
+                async with (
+                    aclosing(stream_reply(candidate.target, candidate.request)) as upstream,
+                    aclosing(_with_ticks(upstream, CHECKPOINT_SECONDS)) as events,
+                ):
+                    async for event in events:
+                        if event is TICK:
+                            if stopped := await database_trip(message.checkpoint, answer.unsaved()):
+                                break
+                        elif isinstance(event, TextDelta):
+                            attempt.first_token()
+                            ttft_ms = ttft_ms or ms_since(started)  # the person's wait
+                            if kept := answer.add(event.text):
+                                yield sse("delta", escape(kept))
+                            if answer.cut:
+                                break
+                        elif isinstance(event, Usage):
+                            attempt.usage = event
+                        elif isinstance(event, Finish):
+                            at_output_limit = event.at_output_limit
+            except ProviderError as error:
+                if attempt.relayed or not isinstance(error, FALLBACK_ON):
+                    raise
+                attempt.fail(error)
+                chain.ended(attempt)
+                attempt = None
+                if (candidate := await database_trip(chain.next_candidate, error)) is None:
+                    raise
+                logger.warning(
+                    "Answer %s: %s; trying %s", message.public_id, error, candidate.label
+                )
+                continue
+            break
         if answer.cut:
-            status, error = Status.ERROR, TOO_LONG.format(limit=answer.limit)
+            status, error, outcome = Status.ERROR, TOO_LONG.format(limit=answer.limit), Outcome.CUT
         elif stopped:
-            status, error = Status.STOPPED, STOPPED
+            status, error, outcome = Status.STOPPED, STOPPED, Outcome.STOPPED
         elif at_output_limit:
             # Not an error: the text is the model's own, only shorter than it meant.
-            status, error = Status.STOPPED, OUTPUT_LIMIT
+            status, error, outcome = Status.STOPPED, OUTPUT_LIMIT, Outcome.OK
         else:
-            status, error = Status.DONE, ""
+            status, error, outcome = Status.DONE, "", Outcome.OK
     except UserFacingError as failure:  # the upstream's, the access service's, the key's
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
-        status, error = Status.ERROR, failure.description
+        status, error, outcome = Status.ERROR, failure.description, outcome_of(failure)
     except (asyncio.CancelledError, GeneratorExit):
         # The server is stopping (its loop cancels the answer's task): keep what arrived,
         # ended as a follower would find it later, so Retry is offered.
-        await asyncio.shield(
-            database_trip(
-                message.finish,
-                status=Status.ERROR,
-                content=answer.text(),
-                error=INTERRUPTED,
-                latency_ms=_ms_since(started),
-                **audit,
-            )
-        )
+        ending = _Ending(message, chain, attempt, answer.text(), started, ttft_ms)
+        await asyncio.shield(database_trip(ending.save, Status.ERROR, INTERRUPTED, "interrupted"))
         raise
     except Exception:  # the one place that catches everything: a bug must not hang the page
         logger.exception("Answer %s failed unexpectedly", message.public_id)
         status, error = Status.ERROR, "Something went wrong on our side; the error was logged."
-    await database_trip(
-        message.finish,
-        status=status,
-        content=answer.text(),
-        error=error,
-        latency_ms=_ms_since(started),
-        **audit,
-    )
+        outcome = Outcome.FAILED
+    ending = _Ending(message, chain, attempt, answer.text(), started, ttft_ms)
+    await database_trip(ending.save, status, error, outcome)
     yield sse("done", await render_message(message))
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """What the answer's end saves, in one trip: the message, its usage records, and the
+    quota's reservation settled."""
+
+    message: Message
+    chain: Chain | None  # None when the claim's trip failed: nothing went upstream
+    attempt: Try | None  # the try under way when the answer ended
+    text: str
+    started: float
+    ttft_ms: int | None
+
+    def save(self, status: str, error: str, outcome: str) -> None:
+        fields: dict[str, object] = {"latency_ms": ms_since(self.started), "ttft_ms": self.ttft_ms}
+        chain, used = self.chain, []
+        if chain is not None and chain.tries:
+            if self.attempt is not None:
+                self.attempt.end(outcome)
+                chain.ended(self.attempt)
+            used = chain.records(self.text)
+            last = chain.tries[-1]
+            fields |= last.candidate.audit()
+            if last.usage is not None:
+                fields |= {
+                    "input_tokens": last.usage.input_tokens,
+                    "output_tokens": last.usage.output_tokens,
+                    "cached_tokens": last.usage.cached_tokens,
+                }
+            if len(chain.entries) > 1:
+                fields["attempts"] = chain.entries
+            costs = [attempt.cost for attempt in used if attempt.cost is not None]
+            fields["cost"] = sum(costs, Decimal(0)) if costs else None
+        self.message.finish(status=status, content=self.text, error=error, **fields)
+        if not used:
+            return
+        recording.record(used)
+        if chain.reservation is not None:
+            team = [attempt for attempt in used if not attempt.personal_key]
+            quotas.settle(
+                chain.reservation,
+                tokens=sum(a.input_tokens + a.output_tokens for a in team),
+                cost=sum((a.cost or Decimal(0) for a in team), Decimal(0)),
+            )
 
 
 class _Tick:
@@ -340,28 +383,41 @@ async def render_message(message: Message, *, final: bool = False) -> str:
 
 @dataclass(frozen=True)
 class Start:
-    """What a claimed answer's call upstream needs, read in the claim's trip."""
+    """What a claimed answer needs to go upstream, read in the claim's trip."""
 
-    request: ChatRequest
-    target: ProviderTarget
-    left_out: int  # turns left out to fit the model's context budget
-    limit: int  # the answer's size limit, in characters
+    candidate: Candidate  # the model chosen for it
+    chain: Chain
 
 
 def claim(message: Message) -> Start | Exception | None:
     """Claim `message` for a task of this process (Message.claim) and read what relay()
-    needs, in the view's one trip to the database: None when another task has it (follow
-    it), else what to relay, or why it cannot be answered (relay reports that).
+    needs, in one trip to the database: None when another task has it (follow it), else
+    what to relay, or why it cannot be answered (relay reports that).
 
-    Access is asked again here, not trusted from Send: the registry may have changed since.
+    Access is asked again here, not trusted from Send: the registry may have changed
+    since. An answer on the team's key reserves its estimate against the person's quotas
+    here, so nothing goes upstream past a limit (usage.quotas).
     """
     if not message.claim():
         return None
     try:
-        grant = access.grant(message.session.owner, message.llm_model_id)
-        request, left_out = build_request(message)
-        limit = (grant.model.settings or {}).get("max_answer_chars", settings.ANSWER_MAX_CHARS)
-        return Start(request, grant.target(), left_out, limit)
+        owner = message.session.owner
+        first = attempts.candidate(message, message.llm_model_id)
+        tiers = list(first.tiers)
+        reservation = None
+        if not first.personal_key:
+            tokens, cost = first.estimate()
+            reservation = quotas.reserve(owner.pk, tiers, tokens=tokens, cost=cost)
+        tier = tiers[0] if tiers else None
+        chain = Chain(
+            message=message,
+            user_id=owner.pk,
+            username=owner.get_username(),
+            tier_id=tier.pk if tier else None,
+            tier_name=tier.name if tier else "",
+            reservation=reservation,
+        )
+        return Start(first, chain)
     except Exception as failure:  # relay() logs and reports every failure, a bug's too
         return failure
 
@@ -383,7 +439,3 @@ def _and_give_back(work: Callable[..., Result], /, *args: Any, **kwargs: Any) ->
         # inside a transaction (a test's): closing would end it.
         if not connection.in_atomic_block:
             close_old_connections()
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

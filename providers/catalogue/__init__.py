@@ -29,7 +29,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from providers.catalogue import checks, json_format, yaml_loader
 from providers.errors import UserFacingError
-from providers.models import LLMModel, Provider, Tier
+from providers.models import Fallback, LLMModel, Provider, Tier
 from providers.presets import PRESETS
 
 VERSION = 1
@@ -100,11 +100,37 @@ def _provider_entry(provider: Provider) -> dict[str, Any]:
                 "is_default": model.is_default,
                 "settings": model.settings or {},
                 "tiers": sorted(tier.name for tier in model.allowed_tiers.all()),
+                **_prices_entry(model),
+                **_fallbacks_entry(model),
             }
-            for model in provider.models.prefetch_related("allowed_tiers").order_by("model_id")
+            for model in provider.models.prefetch_related(
+                "allowed_tiers", "fallback_links__fallback__provider"
+            ).order_by("model_id")
         ],
     }
     return entry
+
+
+def _prices_entry(model: LLMModel) -> dict[str, Any]:
+    prices = {
+        key: float(getattr(model, field))
+        for key, field in checks.PRICE_KEYS.items()
+        if getattr(model, field) is not None
+    }
+    return {"prices": prices} if prices else {}
+
+
+def _fallbacks_entry(model: LLMModel) -> dict[str, Any]:
+    names = fallback_names(model)
+    return {"fallbacks": names} if names else {}
+
+
+def fallback_names(model: LLMModel) -> list[str]:
+    """The model's fallbacks in order, each as provider name/model id."""
+    return [
+        f"{link.fallback.provider.name}/{link.fallback.model_id}"
+        for link in model.fallback_links.all()
+    ]
 
 
 def _tier_entry(tier: Tier) -> dict[str, Any]:
@@ -115,6 +141,9 @@ def _tier_entry(tier: Tier) -> dict[str, Any]:
         "group": tier.group.name if tier.group else tier.name,
         "default_model": f"{model.provider.name}/{model.model_id}" if model else "",
         "daily_token_quota": tier.daily_token_quota,
+        "monthly_cost_budget": (
+            float(tier.monthly_cost_budget) if tier.monthly_cost_budget is not None else None
+        ),
         "is_default": tier.is_default,
     }
 
@@ -239,6 +268,7 @@ def _plan(document: Any, env: Mapping[str, str], *, reads_env: bool) -> Plan:
     keys = checks.check_providers(providers, env, problems, reads_env=reads_env)
     tier_names = {t.get("name") for t in tiers if isinstance(t, dict)}
     checks.check_tiers(tiers, providers, problems)
+    checks.check_fallbacks(providers, problems)
     checks.check_models(
         providers, tier_names | set(Tier.objects.values_list("name", flat=True)), problems
     )
@@ -276,7 +306,12 @@ def _changes(plan: Plan) -> list[Change]:
             change.remark = "keeps the stored key"
         changes.append(change)
         rows = (
-            {row.model_id: row for row in stored.models.prefetch_related("allowed_tiers")}
+            {
+                row.model_id: row
+                for row in stored.models.prefetch_related(
+                    "allowed_tiers", "fallback_links__fallback__provider"
+                )
+            }
             if stored
             else {}
         )
@@ -289,6 +324,9 @@ def _changes(plan: Plan) -> list[Change]:
             ):
                 model_change.action = "update"
                 model_change.fields = (*model_change.fields, "tiers")
+            if row and fallback_names(row) != model.get("fallbacks", []):
+                model_change.action = "update"
+                model_change.fields = (*model_change.fields, "fallbacks")
             changes.append(model_change)
     changes += _prunable(plan)
     return changes
@@ -336,11 +374,16 @@ def _provider_values(entry: dict) -> dict[str, Any]:
 
 
 def _model_values(entry: dict) -> dict[str, Any]:
+    prices = entry.get("prices", {})
     return {
         "display_name": entry.get("display_name", ""),
         "enabled": entry.get("enabled", True),
         "is_default": entry.get("is_default", False),
         "settings": entry.get("settings", {}),
+        **{
+            field: checks.amount(prices.get(key), places=4)
+            for key, field in checks.PRICE_KEYS.items()
+        },
     }
 
 
@@ -348,6 +391,7 @@ def _tier_values(entry: dict) -> dict[str, Any]:
     return {
         "description": entry.get("description", ""),
         "daily_token_quota": entry.get("daily_token_quota"),
+        "monthly_cost_budget": checks.amount(entry.get("monthly_cost_budget"), places=2),
         "is_default": entry.get("is_default", False),
     }
 
@@ -387,7 +431,30 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
     for entry in plan.tiers:
         default = models.get(entry.get("default_model") or "")
         Tier.objects.filter(name=entry["name"]).update(default_model=default)
+    _apply_fallbacks(plan, models)
     return applied
+
+
+def _apply_fallbacks(plan: Plan, models: dict[str, LLMModel]) -> None:
+    """Each model's fallback list as the file orders it; a model named from outside the
+    file is the registry's (check_fallbacks found it)."""
+    named = [
+        (models[f"{entry['name']}/{item['model_id']}"], item.get("fallbacks", []))
+        for entry in plan.providers
+        for item in entry.get("models", [])
+    ]
+    Fallback.objects.filter(model__in=[model for model, _ in named]).delete()
+    if not any(fallbacks for _, fallbacks in named):
+        return
+    # Looked up by the whole name, never split at a "/": a provider's name may hold one.
+    every = {
+        f"{m.provider.name}/{m.model_id}": m for m in LLMModel.objects.select_related("provider")
+    }
+    Fallback.objects.bulk_create(
+        Fallback(model=model, fallback=every[name], position=position)
+        for model, fallbacks in named
+        for position, name in enumerate(fallbacks)
+    )
 
 
 def _prune(plan: Plan) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -43,6 +44,14 @@ MODEL_FIELDS = {
     "is_default": bool,
     "settings": dict,
     "tiers": list,
+    "prices": dict,
+    "fallbacks": list,
+}
+# A model's prices, per million tokens (LLMModel's price fields).
+PRICE_KEYS = {
+    "input": "input_price",
+    "cached_input": "cached_input_price",
+    "output": "output_price",
 }
 TIER_FIELDS = {
     "name": str,
@@ -50,6 +59,7 @@ TIER_FIELDS = {
     "group": str,
     "default_model": str,
     "daily_token_quota": (int, type(None)),
+    "monthly_cost_budget": (int, float, str, type(None)),
     "is_default": bool,
 }
 
@@ -65,6 +75,26 @@ LONGEST = {
     "models": _longest(LLMModel, "model_id", "display_name"),
 }
 LARGEST_QUOTA = 2**31 - 1  # a PositiveIntegerField on PostgreSQL
+
+
+def amount(value: object, *, places: int) -> Decimal | None:
+    """A price or budget as written (a number, or a number in a string), or None when it
+    is empty; ValueError saying what is wrong with it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("must be a number") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError("must be a number of zero or more")
+    if number != round(number, places):
+        raise ValueError(f"must have at most {places} decimal places")
+    if number >= 10**8:
+        raise ValueError("must be less than 100,000,000")
+    return number
 
 
 def _too_long(key: object, value: object, longest: Mapping[str, int]) -> str:
@@ -106,7 +136,7 @@ def check_entries(
 def _kind(expected: type | tuple) -> str:
     names = {str: "a string", bool: "true or false", dict: "a mapping", list: "a list"}
     if isinstance(expected, tuple):
-        return "a whole number or empty"
+        return "a number or empty" if float in expected else "a whole number or empty"
     return names.get(expected, expected.__name__)
 
 
@@ -267,9 +297,53 @@ def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
             ):
                 if tier not in tier_names:
                     problems.append(f"{at}.tiers[{t}]: {tier} is not a tier")
+            _check_prices(model, at, problems)
             defaults += bool(model.get("is_default"))
         if defaults > 1:
             problems.append(f"{where}: at most one model can be the default, {defaults} are")
+
+
+def _check_prices(model: dict, at: str, problems: list[str]) -> None:
+    prices = model.get("prices", {})
+    for key in prices.keys() - PRICE_KEYS.keys():
+        problems.append(f"{at}.prices.{key}: is not a price (known: {', '.join(PRICE_KEYS)})")
+    for key in prices.keys() & PRICE_KEYS.keys():
+        try:
+            amount(prices[key], places=4)
+        except ValueError as error:
+            problems.append(f"{at}.prices.{key}: {error}")
+
+
+def check_fallbacks(providers: list, problems: list[str]) -> None:
+    """Each fallback names a model of this file or of the registry, not the model itself."""
+    offered = _offered(providers) | {
+        f"{provider}/{model_id}"
+        for provider, model_id in LLMModel.objects.values_list("provider__name", "model_id")
+    }
+    for n, entry in enumerate(providers):
+        for m, model in enumerate(models_of(entry)):
+            if not isinstance(model, dict):
+                continue
+            itself = f"{entry.get('name')}/{model.get('model_id')}"
+            for f, name in enumerate(model.get("fallbacks", [])):
+                at = f"providers[{n}].models[{m}].fallbacks[{f}]"
+                if name == itself:
+                    problems.append(f"{at}: a model cannot be its own fallback")
+                elif name not in offered:
+                    problems.append(
+                        f"{at}: {name} is not a model here (write provider name/model id)"
+                    )
+            if len(set(model.get("fallbacks", []))) < len(model.get("fallbacks", [])):
+                problems.append(f"providers[{n}].models[{m}].fallbacks: lists a model twice")
+
+
+def _offered(providers: list) -> set[str]:
+    return {
+        f"{p.get('name')}/{m.get('model_id')}"
+        for p in providers
+        for m in models_of(p)
+        if isinstance(m, dict)
+    }
 
 
 def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
@@ -285,9 +359,10 @@ def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
                     f"{where}[{m}].{key}: is not a known field (known: {', '.join(MODEL_FIELDS)})"
                 )
             elif not isinstance(value, expected) or (
-                key == "tiers" and not all(isinstance(tier, str) for tier in value)
+                key in ("tiers", "fallbacks") and not all(isinstance(item, str) for item in value)
             ):
-                kind = "a list of tier names" if key == "tiers" else _kind(expected)
+                kinds = {"tiers": "a list of tier names", "fallbacks": "a list of model names"}
+                kind = kinds.get(key) or _kind(expected)
                 problems.append(f"{where}[{m}].{key}: must be {kind}")
                 del model[key]  # as in check_entries
             elif too_long := _too_long(key, value, LONGEST["models"]):
@@ -300,12 +375,7 @@ def _check_entries_by_id(models: list, where: str, problems: list[str]) -> None:
 
 
 def check_tiers(tiers: list, providers: list, problems: list[str]) -> None:
-    offered = {
-        f"{p.get('name')}/{m.get('model_id')}"
-        for p in providers
-        for m in models_of(p)
-        if isinstance(m, dict)
-    }
+    offered = _offered(providers)
     defaults = 0
     for n, tier in enumerate(tiers):
         if not isinstance(tier, dict):
@@ -326,6 +396,10 @@ def check_tiers(tiers: list, providers: list, problems: list[str]) -> None:
                 f"tiers[{n}].daily_token_quota: must be a positive whole number "
                 f"(at most {LARGEST_QUOTA})"
             )
+        try:
+            amount(tier.get("monthly_cost_budget"), places=2)
+        except ValueError as error:
+            problems.append(f"tiers[{n}].monthly_cost_budget: {error}")
         defaults += bool(tier.get("is_default"))
     if defaults > 1:
         problems.append(f"tiers: at most one tier can be the default, {defaults} are")

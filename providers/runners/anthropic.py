@@ -59,7 +59,9 @@ class AnthropicRunner:
                         output_tokens = event.usage.output_tokens
                         stop_reason = event.delta.stop_reason or ""
                     elif event.type == "message_stop":
-                        yield Usage(input_tokens, output_tokens, cached)
+                        # Anthropic counts cache reads apart from input_tokens; Usage
+                        # counts them in, as OpenAI does.
+                        yield Usage(input_tokens + cached, output_tokens, cached)
                         # https://docs.anthropic.com/en/api/handling-stop-reasons
                         yield Finish(stop_reason, at_output_limit=stop_reason == "max_tokens")
 

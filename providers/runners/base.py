@@ -147,9 +147,9 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class Usage:
-    input_tokens: int
+    input_tokens: int  # every input token, those read from the provider's cache too
     output_tokens: int
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # of the input tokens, those read from the cache
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
@@ -28,13 +27,8 @@ from providers.runners.base import (
     Event,
     ProviderTarget,
     Runner,
-    TextDelta,
-    UnavailableError,
-    UpstreamTimeoutError,
 )
 from providers.upstream import transport
-
-logger = logging.getLogger(__name__)
 
 # Dotted paths, imported on first use: the two SDKs take about 1.6 s to import, which
 # every manage.py command would otherwise pay (python -X importtime).
@@ -163,24 +157,11 @@ def _close(cached: _Cached) -> None:
 
 
 async def stream_reply(target: ProviderTarget, request: ChatRequest) -> AsyncIterator[Event]:
-    """The answer's events, with at most one retry, and only before the first token.
-
-    After a token the person has seen text, and a retry would repeat it; errors a retry
-    cannot fix (a bad key, a bad request, a rate limit) are not retried at all.
-    """
+    """The answer's events from the provider's long-lived runner: one try (the chat
+    decides about another, sessions_app/attempts.py)."""
     with runner_for(target) as runner:
-        for attempt in (1, 2):
-            relayed = False
-            try:
-                # aclosing: when our caller closes this stream (a Stop, a closed tab), the
-                # runner's stream closes with it, and its HTTP response, not when collected.
-                async with aclosing(runner.stream(request)) as events:
-                    async for event in events:
-                        relayed = relayed or isinstance(event, TextDelta)
-                        yield event
-            except (UnavailableError, UpstreamTimeoutError) as error:
-                if relayed or attempt == 2:
-                    raise
-                logger.warning("Retrying %s once: %s", target.name, error.description)
-            else:
-                return
+        # aclosing: when our caller closes this stream (a Stop, a cut), the runner's
+        # stream closes with it, and its HTTP response, not when collected.
+        async with aclosing(runner.stream(request)) as events:
+            async for event in events:
+                yield event

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sys
 import textwrap
+from decimal import Decimal
 from functools import partial
 
 import pytest
@@ -21,7 +22,7 @@ from providers.catalogue import (
     export_document,
     read_document,
 )
-from providers.models import LLMModel, Provider, Tier
+from providers.models import Fallback, LLMModel, Provider, Tier
 from providers.tests.concurrency import race, statement
 from providers.tests.factories import (
     ANTHROPIC_KEY,
@@ -40,16 +41,59 @@ ENV = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY}
 def instance() -> None:
     research = Tier.objects.create(name="Research", description="Everything")
     research.ensure_group()
-    interns = Tier.objects.create(name="Interns", is_default=True, daily_token_quota=50_000)
+    interns = Tier.objects.create(
+        name="Interns", is_default=True, daily_token_quota=50_000, monthly_cost_budget=25
+    )
     interns.ensure_group()
     openai = make_provider(settings={"read_timeout": 30})
-    big = make_model(openai, model_id="gpt-4o", display_name="GPT-4o", is_default=True)
+    big = make_model(
+        openai,
+        model_id="gpt-4o",
+        display_name="GPT-4o",
+        is_default=True,
+        input_price=Decimal("2.5"),
+        cached_input_price=Decimal("1.25"),
+        output_price=Decimal("10"),
+    )
     big.allowed_tiers.add(research)
     mini = make_model(openai, model_id="gpt-4o-mini", settings={"temperature": 0.3})
     anthropic = make_anthropic_provider()
-    make_model(anthropic, model_id="claude-sonnet-5-5", enabled=False)
+    sonnet = make_model(anthropic, model_id="claude-sonnet-5-5", enabled=False)
+    Fallback.objects.create(model=big, fallback=sonnet, position=0)
+    Fallback.objects.create(model=big, fallback=mini, position=1)
     interns.default_model = mini
     interns.save()
+
+
+def test_the_export_carries_prices_fallbacks_and_budgets(instance: None) -> None:
+    data = yaml.safe_load(export_document())
+
+    big = data["providers"][1]["models"][0]
+    assert big["prices"] == {"input": 2.5, "cached_input": 1.25, "output": 10.0}
+    assert big["fallbacks"] == ["Anthropic/claude-sonnet-5-5", "OpenAI/gpt-4o-mini"]
+    assert "prices" not in data["providers"][1]["models"][1]  # none set: none written
+    assert data["tiers"][0]["monthly_cost_budget"] == 25.0
+
+
+def test_an_import_sets_the_fallbacks_in_the_files_order(instance: None) -> None:
+    data = yaml.safe_load(export_document())
+    big = data["providers"][1]["models"][0]
+    big["fallbacks"].reverse()
+    big["prices"]["output"] = "12.5"
+
+    plan = read_document(yaml.safe_dump(data), env=ENV)
+    plan.apply(prune=False)
+
+    changed = [c for c in plan.changes if c.action == "update"]
+    assert [(c.name, c.fields) for c in changed] == [
+        ("OpenAI/gpt-4o", ("output_price", "fallbacks"))
+    ]
+    model = LLMModel.objects.get(model_id="gpt-4o")
+    assert model.output_price == Decimal("12.5")
+    assert [link.fallback.model_id for link in model.fallback_links.all()] == [
+        "gpt-4o-mini",
+        "claude-sonnet-5-5",
+    ]
 
 
 def test_the_export_holds_references_never_keys(instance: None) -> None:
@@ -218,6 +262,43 @@ BROKEN = [
     (
         "tiers:\n  - {name: T, daily_token_quota: 0}\n",
         "tiers[0].daily_token_quota: must be a positive whole number",
+    ),
+    (
+        "tiers:\n  - {name: T, monthly_cost_budget: -5}\n",
+        "tiers[0].monthly_cost_budget: must be a number of zero or more",
+    ),
+    (
+        "tiers:\n  - {name: T, monthly_cost_budget: 'lots'}\n",
+        "tiers[0].monthly_cost_budget: must be a number",
+    ),
+    (
+        "tiers:\n  - {name: T, monthly_cost_budget: 1.005}\n",
+        "tiers[0].monthly_cost_budget: must have at most 2 decimal places",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, prices: {input: .inf}}\n",
+        "providers[0].models[0].prices.input: must be a number of zero or more",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, prices: {inptu: 1}}\n",
+        "providers[0].models[0].prices.inptu: is not a price",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, fallbacks: [A/n]}\n",
+        "providers[0].models[0].fallbacks[0]: A/n is not a model here",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, fallbacks: [A/m]}\n",
+        "providers[0].models[0].fallbacks[0]: a model cannot be its own fallback",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, fallbacks: [3]}\n",
+        "providers[0].models[0].fallbacks: must be a list of model names",
     ),
 ]
 

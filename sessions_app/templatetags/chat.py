@@ -8,7 +8,10 @@ from django import template
 from django.template import Context
 from django.urls import reverse
 
-from sessions_app.models import Message
+from sessions_app.attempts import described
+from sessions_app.models import Message, Status
+from usage.models import Outcome
+from usage.money import format_money
 
 register = template.Library()
 
@@ -41,6 +44,24 @@ def stats(message: Message) -> str:
     """An ended answer's size and time, "120 tokens · 900 ms". In Python, not the
     template: there, its conditions and two localized numbers were a fifth of a long
     chat's rendering (the numbers print without separators either way)."""
-    if message.output_tokens is None:
-        return f"{message.latency_ms} ms"
-    return f"{message.output_tokens} tokens · {message.latency_ms} ms"
+    parts = [] if message.output_tokens is None else [f"{message.output_tokens} tokens"]
+    if message.cost is not None:
+        parts.append(format_money(message.cost))
+    return " · ".join([*parts, f"{message.latency_ms} ms"])
+
+
+@register.filter
+def chain(message: Message) -> str:
+    """The attempt chain in a sentence: "answered by Claude Sonnet after GPT-4o timed out"."""
+    entries = message.attempts
+    if message.status == Status.ERROR:
+        return f"{len(entries)} tries, none answered" if len(entries) > 1 else ""
+    return f"answered by {entries[-1]['model']} {described(entries)}"
+
+
+@register.filter
+def outcome_label(entry: dict) -> str:
+    outcome = entry.get("outcome", "")
+    if outcome == "skipped":
+        return "skipped"
+    return str(Outcome(outcome).label) if outcome in Outcome.values else outcome

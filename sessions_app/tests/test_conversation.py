@@ -18,7 +18,7 @@ def test_old_turns_are_left_out_beyond_the_budget(user: User) -> None:
         Message.objects.filter(pk=reply.pk).update(status="done", content="answer " + "y" * 400)
     _, reply = session.start_turn(content="the last question", model=model)
 
-    request, left_out = build_request(reply)
+    request, left_out = build_request(reply, reply.llm_model)
 
     assert request.messages[-1].content == "the last question"
     assert request.messages[0].role == "user"
@@ -33,7 +33,7 @@ def test_the_question_always_goes_even_over_budget(user: User) -> None:
     session = ChatSession.objects.create(owner=user)
     _, reply = session.start_turn(content="z" * 5000, model=model)
 
-    request, left_out = build_request(reply)
+    request, left_out = build_request(reply, reply.llm_model)
 
     assert [m.content for m in request.messages] == ["z" * 5000]
     assert left_out == 0
@@ -46,7 +46,7 @@ def test_failed_answers_without_text_are_not_sent(user: User) -> None:
     Message.objects.filter(pk=failed.pk).update(status="error", content="")
     _, reply = session.start_turn(content="Hello?", model=model)
 
-    request, _ = build_request(reply)
+    request, _ = build_request(reply, reply.llm_model)
 
     assert [(m.role, m.content) for m in request.messages] == [
         ("user", "Hi"),

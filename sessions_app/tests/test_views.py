@@ -475,7 +475,7 @@ def test_a_regenerated_answer_replaces_the_old_one_upstream(user: User, model: L
     finish(again, "Hi there!")
     _, reply = session.start_turn(content="How are you?", model=model)
 
-    request, left_out = build_request(reply)
+    request, left_out = build_request(reply, reply.llm_model)
 
     assert [(m.role, m.content) for m in request.messages] == [
         ("user", "Hi"),
