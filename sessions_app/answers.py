@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from uuid import UUID
@@ -25,6 +26,8 @@ from django.conf import settings
 
 from sessions_app import streaming
 from sessions_app.models import Message
+
+logger = logging.getLogger(__name__)
 
 
 class Broadcast:
@@ -125,6 +128,10 @@ async def _produce(message: Message, claimed: streaming.Start | Exception, into:
         async with aclosing(streaming.relay(message, claimed)) as events:
             async for event in events:
                 into.publish(event)
+    except Exception:
+        # relay() ends every failure as the answer's error; past that (its last save
+        # failed) the answer is left for a follower to find silent and interrupted.
+        logger.exception("Answer %s could not be saved", message.public_id)
     finally:
         into.end()
         del _running[message.public_id]

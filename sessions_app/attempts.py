@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from providers import access
+from providers.errors import UserFacingError
 from providers.models import Fallback, LLMModel, Tier
 from providers.runners.base import (
     ChatRequest,
@@ -36,6 +37,7 @@ from providers.runners.base import (
 )
 from sessions_app.conversation import build_request, estimate_tokens
 from sessions_app.models import Message
+from usage import quotas
 from usage.models import Outcome
 from usage.quotas import Reservation
 from usage.recording import Attempt, Prices, outcome_of
@@ -162,6 +164,22 @@ class Chain:
     entries: list[dict[str, object]] = field(default_factory=list)  # in order, skips included
     skipped: set[int] = field(default_factory=set)
 
+    def reserve_for(self, chosen: Candidate) -> None:
+        """Reserve the answer's estimate against the person's quotas when `chosen` goes
+        with the team's key and nothing is reserved yet (the first such candidate of the
+        chain: a personal key's answer is the person's). QuotaExceededError past a limit."""
+        if chosen.personal_key or self.reservation is not None:
+            return
+        tokens, cost = chosen.estimate()
+        self.reservation = quotas.reserve(
+            self.user_id, list(chosen.tiers), tokens=tokens, cost=cost
+        )
+
+    def answered_by(self) -> Try:
+        """The try the answer is tagged with: the one whose text it holds, else (nothing
+        streamed) the first, the model chosen for it, which Retry then asks again."""
+        return next((t for t in reversed(self.tries) if t.relayed), self.tries[0])
+
     def begin(self, with_candidate: Candidate) -> Try:
         attempt = Try(with_candidate)
         self.tries.append(attempt)
@@ -198,8 +216,10 @@ class Chain:
             links = Fallback.objects.filter(model_id=self.tries[0].candidate.model_pk)
             for link in links.select_related("fallback__provider").exclude(fallback__in=tried):
                 try:
-                    return candidate(self.message, link.fallback)
-                except access.ModelUnavailableError as refusal:
+                    found = candidate(self.message, link.fallback)
+                    self.reserve_for(found)
+                    return found
+                except UserFacingError as refusal:  # the registry's, the quota's, a key's
                     self.skipped.add(link.fallback_id)
                     self.skip(link.fallback, refusal.user_message)
         same_model_tries = sum(a.candidate.model_pk == last.model_pk for a in self.tries)

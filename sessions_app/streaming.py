@@ -1,13 +1,13 @@
 """The stream behind an answer: relay the provider's tokens as server-sent events.
 
-The view claims the message first (Message.claim), so only one connection ever calls
-the provider. Deltas go out as `delta` events, HTML-escaped. Every CHECKPOINT_SECONDS,
-whether tokens come or not, one checkpoint saves the text not saved yet, touches the
-row (the heartbeat a follower in any process reads) and notices a Stop from any process;
-the stream ends with one `done` event carrying the finished message, rendered once. A
-Stop, an upstream error, the model's output limit or the server stopping keeps the text
-that arrived. The relay runs as a task of its own (sessions_app/answers.py), so no reader
-going away ends it.
+Send (or the stream, for an answer nobody started) claims the message first
+(Message.claim), so only one task ever calls the provider for it. Deltas go out as
+`delta` events, HTML-escaped. Every CHECKPOINT_SECONDS, whether tokens come or not, one
+checkpoint saves the text not saved yet, touches the row (the heartbeat a follower in any
+process reads) and notices a Stop from any process; the stream ends with one `done`
+event carrying the finished message, rendered once. A Stop, an upstream error, the
+model's output limit or the server stopping keeps the text that arrived. The relay runs
+as a task of its own (sessions_app/answers.py), so no reader going away ends it.
 
 Every database trip a stream makes (the claim, each checkpoint, the end, a follower's
 poll) gives its connection back when it is done (database_trip): on PostgreSQL to the
@@ -24,14 +24,14 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models.functions import Substr
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -187,7 +187,7 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
     except UserFacingError as failure:  # the upstream's, the access service's, the key's
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error, outcome = Status.ERROR, failure.description, outcome_of(failure)
-    except (asyncio.CancelledError, GeneratorExit):
+    except asyncio.CancelledError:
         # The server is stopping (its loop cancels the answer's task): keep what arrived,
         # ended as a follower would find it later, so Retry is offered.
         ending = _Ending(message, chain, attempt, answer.text(), started, ttft_ms)
@@ -222,26 +222,40 @@ class _Ending:
                 self.attempt.end(outcome)
                 chain.ended(self.attempt)
             used = chain.records(self.text)
-            last = chain.tries[-1]
-            fields |= last.candidate.audit()
-            if last.usage is not None:
+            answered = chain.answered_by()
+            fields |= answered.candidate.audit()
+            if answered.usage is not None:
                 fields |= {
-                    "input_tokens": last.usage.input_tokens,
-                    "output_tokens": last.usage.output_tokens,
-                    "cached_tokens": last.usage.cached_tokens,
+                    "input_tokens": answered.usage.input_tokens,
+                    "output_tokens": answered.usage.output_tokens,
+                    "cached_tokens": answered.usage.cached_tokens,
                 }
             if len(chain.entries) > 1:
                 fields["attempts"] = chain.entries
             costs = [attempt.cost for attempt in used if attempt.cost is not None]
             fields["cost"] = sum(costs, Decimal(0)) if costs else None
+        try:
+            with transaction.atomic():
+                self._write(status, error, fields, used)
+        except IntegrityError:
+            # A model, provider or tier deleted while the answer streamed: the message
+            # and its records keep their names, without the links.
+            fields.pop("llm_model_id", None)
+            used = [replace(a, provider_id=None, model_pk=None, tier_id=None) for a in used]
+            with transaction.atomic():
+                self._write(status, error, fields, used)
+
+    def _write(
+        self, status: str, error: str, fields: dict[str, object], used: list[recording.Attempt]
+    ) -> None:
         self.message.finish(status=status, content=self.text, error=error, **fields)
         if not used:
             return
         recording.record(used)
-        if chain.reservation is not None:
+        if self.chain.reservation is not None:
             team = [attempt for attempt in used if not attempt.personal_key]
             quotas.settle(
-                chain.reservation,
+                self.chain.reservation,
                 tokens=sum(a.input_tokens + a.output_tokens for a in team),
                 cost=sum((a.cost or Decimal(0) for a in team), Decimal(0)),
             )
@@ -262,8 +276,9 @@ class _Raised:
 
 
 _ENDED = object()  # the upstream's stream ended
-# Events read ahead of the client: enough to ride out a slow write, few enough that a
-# client that stops reading stops the upstream's reading too.
+# Events read ahead of the relay: enough to ride out a slow checkpoint, and bounded, so a
+# relay held up (by a database busy for seconds) holds up the upstream's reading rather
+# than buffering it without end.
 READ_AHEAD = 64
 
 
@@ -396,27 +411,24 @@ def claim(message: Message) -> Start | Exception | None:
 
     Access is asked again here, not trusted from Send: the registry may have changed
     since. An answer on the team's key reserves its estimate against the person's quotas
-    here, so nothing goes upstream past a limit (usage.quotas).
+    before it goes upstream (here, or at the first fallback on the team's key), so none
+    starts past a limit (usage.quotas).
     """
     if not message.claim():
         return None
     try:
         owner = message.session.owner
         first = attempts.candidate(message, message.llm_model_id)
-        tiers = list(first.tiers)
-        reservation = None
-        if not first.personal_key:
-            tokens, cost = first.estimate()
-            reservation = quotas.reserve(owner.pk, tiers, tokens=tokens, cost=cost)
-        tier = tiers[0] if tiers else None
+        tier = first.tiers[0] if first.tiers else None
         chain = Chain(
             message=message,
             user_id=owner.pk,
             username=owner.get_username(),
             tier_id=tier.pk if tier else None,
             tier_name=tier.name if tier else "",
-            reservation=reservation,
+            reservation=None,
         )
+        chain.reserve_for(first)
         return Start(first, chain)
     except Exception as failure:  # relay() logs and reports every failure, a bug's too
         return failure
@@ -426,7 +438,8 @@ Result = TypeVar("Result")
 
 
 async def database_trip(work: Callable[..., Result], /, *args: Any, **kwargs: Any) -> Result:
-    """`work` on the request's database thread, its connection given back at the end."""
+    """`work` on the caller's database thread (a request's, or the one every answer task
+    shares), its connection given back at the end."""
     return await sync_to_async(_and_give_back)(work, *args, **kwargs)
 
 

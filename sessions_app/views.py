@@ -139,6 +139,10 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
         events = here.read()
     elif start is None:
         events = streaming.follow(message)
+    elif isinstance(request, ASGIRequest):
+        # Started now, not at the first read: a client gone before its response is read
+        # must not leave the claimed answer unstarted.
+        events = answers.start(message, start).read()
     else:
         events = answers.start_and_read(message, start)
     response = StreamingHttpResponse(events, content_type="text/event-stream")

@@ -1,9 +1,13 @@
 """How reliably and how fast each model and provider answers, from the usage records of
 the last hour and the last 24 hours.
 
-A try succeeded when it answered (ok, stopped by the person, cut at the size limit); an
-answer interrupted by our own server stopping counts neither way; every other outcome is
-the provider's failure. The status reads the last hour when it holds at least
+A try succeeded when it answered (ok, cut at the size limit, or stopped by the person
+after its first token). It counts neither way when the cause was not the provider's: our
+server stopping, our own failure, a request the provider refused as malformed, a
+person's own key refused, a Stop before any token. Every other outcome (a timeout, a rate
+limit, a 5xx, a malformed stream, the team's key refused) is the provider's failure. The
+latency percentiles are those of the answered tries: a failure that returns at once would
+make a failing model look fast. The status reads the last hour when it holds at least
 MIN_TRIES tries, else the last 24 hours: failing below 50 % success, degraded below
 90 %, healthy above; no traffic without a try in 24 hours.
 """
@@ -20,13 +24,13 @@ from django.utils import timezone
 
 from providers import health
 from providers.health import DEGRADED, FAILING, HEALTHY, NO_TRAFFIC, Health
-from usage.models import Outcome, UsageRecord
+from usage.models import KeyKind, Outcome, UsageRecord
 
 MIN_TRIES = 5
 FAILING_BELOW = 0.5
 DEGRADED_BELOW = 0.9
 SUCCEEDED = {Outcome.OK, Outcome.STOPPED, Outcome.CUT}
-NEITHER = {Outcome.INTERRUPTED}
+NOT_THEIRS = {Outcome.INTERRUPTED, Outcome.FAILED, Outcome.REFUSED}
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,9 @@ class Figures:
         text = f"{self.success_rate:.0%} of {self.tries} tries answered"
         if self.ttft_p50 is not None:
             text += f", first token p50 {self.ttft_p50} ms / p95 {self.ttft_p95} ms"
-        return text + f", total p50 {self.latency_p50} ms / p95 {self.latency_p95} ms"
+        if self.latency_p50 is not None:
+            text += f", total p50 {self.latency_p50} ms / p95 {self.latency_p95} ms"
+        return text
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,9 @@ def reports(by: str, pks: Collection[int]) -> dict[int, Report]:
         UsageRecord.objects.filter(
             **{f"{by}__in": list(pks)}, created_at__gte=now - timedelta(days=1)
         )
-        .exclude(outcome__in=NEITHER)
+        .exclude(outcome__in=NOT_THEIRS)
+        .exclude(outcome=Outcome.BAD_KEY, key_kind=KeyKind.PERSONAL)
+        .exclude(outcome=Outcome.STOPPED, ttft_ms__isnull=True)
         .values_list(f"{by}_id", "created_at", "outcome", "ttft_ms", "latency_ms")
     )
     day: dict[int, list[tuple]] = defaultdict(list)
@@ -102,7 +110,7 @@ def _figures(tries: list[tuple]) -> Figures:
     if not tries:
         return Figures()
     ttfts = sorted(r[3] for r in tries if r[3] is not None)
-    latencies = sorted(r[4] for r in tries)
+    latencies = sorted(r[4] for r in tries if r[2] in SUCCEEDED)
     return Figures(
         tries=len(tries),
         succeeded=sum(r[2] in SUCCEEDED for r in tries),

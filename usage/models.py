@@ -21,7 +21,7 @@ class KeyKind(models.TextChoices):
 
 class Outcome(models.TextChoices):
     OK = "ok", "OK"
-    STOPPED = "stopped", "Stopped"  # by the person, or at the model's output limit
+    STOPPED = "stopped", "Stopped"  # by the person (the model's output limit is OK)
     CUT = "cut", "Cut at the size limit"
     INTERRUPTED = "interrupted", "Interrupted (server stopped)"
     TIMEOUT = "timeout", "Timed out"

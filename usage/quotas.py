@@ -8,9 +8,11 @@ The check holds across workers and instances: before an answer goes upstream, re
 locks the person's counter rows for the day and the month (SELECT … FOR UPDATE on
 PostgreSQL; SQLite's IMMEDIATE transactions hold its write lock from BEGIN), refuses if a
 limit is reached, and adds the answer's estimate (its input and its output allowance);
-settle() replaces the estimate with the real figures when the answer ends. So two answers
-sent at the same moment see each other's reservation, and a person passes a limit by at
-most the one answer that was under it when it started.
+settle() replaces the estimate with the real figures when the answer ends. So answers
+sent at the same moment see each other's reservations: once the reserved total reaches a
+limit, every later answer is refused. What a person can pass a limit by is the last
+admitted answer's reservation plus whatever the admitted answers use beyond their
+estimates (nothing past the reservation when the model sets max_tokens).
 """
 
 from __future__ import annotations
@@ -39,20 +41,24 @@ class QuotaExceededError(UserFacingError):
 class Limits:
     daily_tokens: int | None = None
     monthly_cost: Decimal | None = None
-    source: str = ""  # whose limits: "your own", or the tiers' names
+    # Whose each limit is: "your own", or the tiers' names.
+    daily_source: str = ""
+    monthly_source: str = ""
 
 
 def limits_for(user_id: int, tiers: list[Tier]) -> Limits:
     own = PersonalQuota.objects.filter(user_id=user_id).first()
     names = ", ".join(tier.name for tier in tiers)
+    theirs = f"tier {names}" if names else ""
     daily = _loosest([tier.daily_token_quota for tier in tiers])
     monthly = _loosest([tier.monthly_cost_budget for tier in tiers])
-    if own is None:
-        return Limits(daily, monthly, f"tier {names}" if names else "")
+    own_daily = own.daily_token_quota if own else None
+    own_monthly = own.monthly_cost_budget if own else None
     return Limits(
-        own.daily_token_quota if own.daily_token_quota is not None else daily,
-        own.monthly_cost_budget if own.monthly_cost_budget is not None else monthly,
-        "your own",
+        own_daily if own_daily is not None else daily,
+        own_monthly if own_monthly is not None else monthly,
+        "your own" if own_daily is not None else theirs,
+        "your own" if own_monthly is not None else theirs,
     )
 
 
@@ -125,13 +131,14 @@ def _refuse_if_reached(limits: Limits, counters: dict[str, QuotaCounter], today:
     day, month = counters.get(Period.DAY), counters.get(Period.MONTH)
     used_tokens = day.tokens if day else 0
     used_cost = month.cost if month else Decimal(0)
-    whose = f" ({limits.source})" if limits.source else ""
     if limits.daily_tokens is not None and used_tokens >= limits.daily_tokens:
+        whose = f" ({limits.daily_source})" if limits.daily_source else ""
         raise QuotaExceededError(
             f"Your daily token quota{whose} is used up: {used_tokens:,} of "
             f"{limits.daily_tokens:,} tokens today. It resets {_at(today + timedelta(days=1))}."
         )
     if limits.monthly_cost is not None and used_cost >= limits.monthly_cost:
+        whose = f" ({limits.monthly_source})" if limits.monthly_source else ""
         currency = settings.USAGE_CURRENCY
         raise QuotaExceededError(
             f"Your monthly budget{whose} is used up: {used_cost:,.2f} of "

@@ -450,6 +450,12 @@ def _apply_fallbacks(plan: Plan, models: dict[str, LLMModel]) -> None:
     every = {
         f"{m.provider.name}/{m.model_id}": m for m in LLMModel.objects.select_related("provider")
     }
+    gone = sorted({name for _, fallbacks in named for name in fallbacks} - every.keys())
+    if gone:
+        # Pruned by this import, or deleted since the plan: the apply fails whole.
+        raise CatalogueError(
+            [f"(document): the fallback {name} is not in the registry any more" for name in gone]
+        )
     Fallback.objects.bulk_create(
         Fallback(model=model, fallback=every[name], position=position)
         for model, fallbacks in named

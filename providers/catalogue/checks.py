@@ -79,7 +79,8 @@ LARGEST_QUOTA = 2**31 - 1  # a PositiveIntegerField on PostgreSQL
 
 def amount(value: object, *, places: int) -> Decimal | None:
     """A price or budget as written (a number, or a number in a string), or None when it
-    is empty; ValueError saying what is wrong with it."""
+    is empty; ValueError saying what is wrong with it. Both columns hold 12 digits, of
+    which `places` after the point."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -90,10 +91,11 @@ def amount(value: object, *, places: int) -> Decimal | None:
         raise ValueError("must be a number") from None
     if not number.is_finite() or number < 0:
         raise ValueError("must be a number of zero or more")
+    below = 10 ** (12 - places)
+    if number >= below:  # first: rounding a huge number fails
+        raise ValueError(f"must be less than {below:,}")
     if number != round(number, places):
         raise ValueError(f"must have at most {places} decimal places")
-    if number >= 10**8:
-        raise ValueError("must be less than 100,000,000")
     return number
 
 

@@ -75,6 +75,20 @@ def test_the_export_carries_prices_fallbacks_and_budgets(instance: None) -> None
     assert data["tiers"][0]["monthly_cost_budget"] == 25.0
 
 
+def test_a_fallback_the_same_import_prunes_fails_the_apply_whole(instance: None) -> None:
+    data = yaml.safe_load(export_document())
+    data["providers"] = [p for p in data["providers"] if p["name"] == "OpenAI"]
+    plan = read_document(yaml.safe_dump(data), env=ENV)  # Anthropic's model exists: valid
+
+    with pytest.raises(CatalogueError) as refused:
+        plan.apply(prune=True)  # … until this apply prunes it
+
+    assert refused.value.problems == [
+        "(document): the fallback Anthropic/claude-sonnet-5-5 is not in the registry any more"
+    ]
+    assert Provider.objects.filter(name="Anthropic").exists()  # nothing changed
+
+
 def test_an_import_sets_the_fallbacks_in_the_files_order(instance: None) -> None:
     data = yaml.safe_load(export_document())
     big = data["providers"][1]["models"][0]
@@ -274,6 +288,11 @@ BROKEN = [
     (
         "tiers:\n  - {name: T, monthly_cost_budget: 1.005}\n",
         "tiers[0].monthly_cost_budget: must have at most 2 decimal places",
+    ),
+    (
+        "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"
+        "    models:\n      - {model_id: m, prices: {output: 1e30}}\n",
+        "providers[0].models[0].prices.output: must be less than 100,000,000",
     ),
     (
         "providers:\n  - name: A\n    preset: custom\n    base_url: 'https://a.example/v1'\n"

@@ -54,9 +54,10 @@ def stats(message: Message) -> str:
 def chain(message: Message) -> str:
     """The attempt chain in a sentence: "answered by Claude Sonnet after GPT-4o timed out"."""
     entries = message.attempts
-    if message.status == Status.ERROR:
-        return f"{len(entries)} tries, none answered" if len(entries) > 1 else ""
-    return f"answered by {entries[-1]['model']} {described(entries)}"
+    tried = [entry for entry in entries if entry["outcome"] != "skipped"]
+    if message.status == Status.ERROR and not message.content:
+        return f"{len(tried)} tries, none answered"
+    return f"answered by {tried[-1]['model']} {described(entries)}"
 
 
 @register.filter

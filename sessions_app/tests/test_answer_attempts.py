@@ -170,6 +170,9 @@ def test_every_fallback_failing_shows_the_last_error_and_the_whole_chain(
     assert "3 tries, none answered" in events[-1][1]
     assert len(fake_upstream.requests) == 3
     assert [o for _, _, o in outcomes(answer)] == ["unavailable"] * 3
+    answer.refresh_from_db()
+    # Tagged with the model chosen, not the last one tried: Retry asks it again.
+    assert (answer.llm_model, answer.model_display_name) == (models[0], "GPT-4o")
 
 
 # A model without fallbacks: one more try of the same model, before the first token only,

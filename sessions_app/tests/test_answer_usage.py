@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fakes.upstream import FakeUpstream, Fault, Gate
-from providers.models import LLMModel, PersonalKey, Tier
+from providers.models import Fallback, LLMModel, PersonalKey, Tier
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 from sessions_app.tests.test_streaming import (
@@ -277,3 +277,44 @@ def test_a_message_past_the_quota_is_refused_in_the_composer_and_kept(
     assert "One more question" in html  # the composer keeps the text
     assert not session.messages.exists()
     assert fake_upstream.requests == []
+
+
+def test_a_fallback_on_the_teams_key_after_a_personal_key_counts_against_the_quota(
+    asgi_server: str, user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    own = priced_model(fake_upstream)
+    PersonalKey.objects.create(user=user, provider=own.provider, api_key="sk-alice-own-0123456789")
+    team = make_fake_provider(fake_upstream, protocol="anthropic")
+    fallback = make_model(team, model_id="claude-sonnet", display_name="Claude Sonnet")
+    fake_upstream.models = ["gpt-4o", "claude-sonnet"]
+    Fallback.objects.create(model=own, fallback=fallback)
+    fake_upstream.faults.append(Fault(status=429))  # the person's own key is out of credit
+    answer = answer_from(user, own)
+
+    read_events(stream_url(asgi_server, answer), cookies)
+
+    kinds = list(UsageRecord.objects.order_by("attempt").values_list("key_kind", "outcome"))
+    assert kinds == [("personal", "rate_limited"), ("team", "ok")]
+    team_tokens = UsageRecord.objects.get(key_kind="team").total_tokens
+    assert QuotaCounter.objects.get(user=user, period="day").tokens == team_tokens
+
+
+def test_a_provider_deleted_while_it_answers_leaves_the_answer_and_its_record_by_name(
+    asgi_server: str, user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
+    model = priced_model(fake_upstream)
+    answer = answer_from(user, model)
+    reader = Reader(stream_url(asgi_server, answer), cookies)
+    reader.wait_for_deltas(1)
+
+    model.provider.delete()  # an admin, mid-answer
+    gate.open()
+
+    assert reader.finish()[-1][0] == "done"
+    answer.refresh_from_db()
+    assert (answer.status, answer.content, answer.llm_model) == ("done", "Hello, world!", None)
+    assert answer.provider_name == "Fake OpenAI"
+    record = UsageRecord.objects.get()
+    assert (record.provider, record.llm_model, record.provider_name) == (None, None, "Fake OpenAI")

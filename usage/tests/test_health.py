@@ -62,13 +62,40 @@ def test_the_figures_of_the_last_hour_and_the_last_day(models: list[LLMModel]) -
     assert (report.hour.tries, report.hour.succeeded) == (10, 9)
     assert (report.day.tries, report.day.succeeded) == (12, 10)
     assert (report.hour.ttft_p50, report.hour.ttft_p95) == (200, 200)
-    # Latencies 100…1000 ms in the hour: nearest-rank p50 is the 5th, p95 the 10th.
-    assert (report.hour.latency_p50, report.hour.latency_p95) == (500, 1000)
+    # The answered tries took 100…900 ms (the timeout's 1000 ms is left out): nearest
+    # rank, p50 is the 5th of 9, p95 the 9th.
+    assert (report.hour.latency_p50, report.hour.latency_p95) == (500, 900)
     assert report.health.status == health.HEALTHY  # 90 % in the last hour
     assert report.health.last_hour == (
         "90% of 10 tries answered, first token p50 200 ms / p95 200 ms, "
-        "total p50 500 ms / p95 1000 ms"
+        "total p50 500 ms / p95 900 ms"
     )
+
+
+def test_what_is_not_the_providers_fault_counts_neither_way(models: list[LLMModel]) -> None:
+    steady = models[0]
+    tries(steady, ["ok"] * 5, ago=timedelta(minutes=5))
+    # Our own failure, a payload it refused, a person's own revoked key, a Stop at once:
+    tries(steady, ["failed", "refused", "interrupted"], ago=timedelta(minutes=5))
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            created_at=timezone.now(),
+            username="alice",
+            provider=steady.provider,
+            provider_name=steady.provider.name,
+            llm_model=steady,
+            model_id=steady.model_id,
+            key_kind=kind,
+            outcome=outcome,
+            latency_ms=50,
+            currency="USD",
+        )
+        for kind, outcome in [("personal", "bad_key"), ("team", "stopped")]
+    )
+
+    report = reports("llm_model", [steady.pk])[steady.pk]
+
+    assert (report.hour.tries, report.hour.succeeded) == (5, 5)
 
 
 def test_the_status_of_each_model(models: list[LLMModel]) -> None:

@@ -97,7 +97,8 @@ def test_a_personal_limit_replaces_the_tiers(user: User, tier: Tier) -> None:
 
     quotas.check(user.pk, [tier])  # past the tier's 1,000, under alice's own 50,000
 
-    assert quotas.limits_for(user.pk, [tier]).source == "your own"
+    limits = quotas.limits_for(user.pk, [tier])
+    assert (limits.daily_source, limits.monthly_source) == ("your own", "tier Members")
 
 
 def test_the_loosest_of_a_persons_tiers_applies_and_no_limit_is_loosest(
