@@ -251,6 +251,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 ANSWER_MAX_CHARS = _at_least_one("ANSWER_MAX_CHARS", default=1_000_000)
 # The currency of every price and budget (an ISO 4217 code, shown beside amounts).
 USAGE_CURRENCY = env.str("USAGE_CURRENCY", default="USD")
+# Usage records older than this many days are removed by `manage.py prune_usage`; the
+# daily totals (usage.UsageDay) stay.
+USAGE_RETENTION_DAYS = _at_least_one("USAGE_RETENTION_DAYS", default=400)
 
 # A stream silent this long (a model thinking before its first token) sends an SSE comment,
 # which browsers ignore, so a proxy's read timeout (nginx: 60 s) does not cut it.

@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from providers import health
 from providers.health import DEGRADED, FAILING, HEALTHY, NO_TRAFFIC, Health
-from usage.models import KeyKind, Outcome, UsageRecord
+from usage.models import ANSWERED, KeyKind, Outcome, UsageRecord
 
 MIN_TRIES = 5
 FAILING_BELOW = 0.5
 DEGRADED_BELOW = 0.9
-SUCCEEDED = {Outcome.OK, Outcome.STOPPED, Outcome.CUT}
+SUCCEEDED = ANSWERED
 NOT_THEIRS = {Outcome.INTERRUPTED, Outcome.FAILED, Outcome.REFUSED}
 
 

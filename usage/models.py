@@ -33,6 +33,10 @@ class Outcome(models.TextChoices):
     FAILED = "failed", "Failed"  # anything else, our bugs included
 
 
+# The outcomes of a try that answered; the others failed (usage.health refines whose fault).
+ANSWERED = frozenset({Outcome.OK, Outcome.STOPPED, Outcome.CUT})
+
+
 class UsageRecord(models.Model):
     created_at = models.DateTimeField()
     user = models.ForeignKey(
@@ -119,3 +123,38 @@ class QuotaCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}, {self.period} of {self.starts_on}"
+
+
+class UsageDay(models.Model):
+    """One day's totals (TIME_ZONE's) for one person, tier, model and key kind, kept up as
+    the records are written. They outlive the records (USAGE_RETENTION_DAYS), so a long
+    range of the dashboard and of usage_report reads these, a few rows a day, not every
+    record. Keyed by the names the records keep, which survive a deletion."""
+
+    day = models.DateField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    username = models.CharField(max_length=150)
+    tier_name = models.CharField(max_length=100, blank=True)
+    provider_name = models.CharField(max_length=100)
+    model_id = models.CharField(max_length=200)
+    key_kind = models.CharField(max_length=10, choices=KeyKind)
+    tries = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=8, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "username", "tier_name", "provider_name", "model_id", "key_kind"],
+                name="one_usage_day_per_group",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.username} {self.provider_name}/{self.model_id}"

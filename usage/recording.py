@@ -12,10 +12,13 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from providers.models import LLMModel
 from providers.runners import base
-from usage.models import KeyKind, Outcome, UsageRecord
+from usage.models import ANSWERED, KeyKind, Outcome, UsageDay, UsageRecord
 
 MILLION = Decimal(1_000_000)
 
@@ -83,8 +86,9 @@ class Attempt:
 
 
 def record(attempts: list[Attempt]) -> list[UsageRecord]:
-    """One record per attempt, in one INSERT."""
-    return UsageRecord.objects.bulk_create(
+    """One record per attempt, in one INSERT, each added to its day's totals (UsageDay).
+    Called inside a transaction (the answer's end), so the two never disagree."""
+    records = UsageRecord.objects.bulk_create(
         UsageRecord(
             created_at=a.started_at,
             user_id=a.user_id,
@@ -111,6 +115,38 @@ def record(attempts: list[Attempt]) -> list[UsageRecord]:
         )
         for a in attempts
     )
+    for each in records:
+        _add_to_day(each)
+    return records
+
+
+def _add_to_day(record: UsageRecord) -> None:
+    """Add `record` to its day's row: an UPDATE of the row, or, on the day's first such
+    record, an INSERT; one that loses the race to insert it (another worker) updates it."""
+    group = {
+        "day": timezone.localdate(record.created_at),
+        "username": record.username,
+        "tier_name": record.tier_name,
+        "provider_name": record.provider_name,
+        "model_id": record.model_id,
+        "key_kind": record.key_kind,
+    }
+    added = {
+        "tries": 1,
+        "answered": int(record.outcome in ANSWERED),
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cached_tokens": record.cached_tokens,
+        "cost": record.cost or Decimal(0),
+    }
+    increments = {name: F(name) + value for name, value in added.items()}
+    if UsageDay.objects.filter(**group).update(**increments):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: the answer's transaction goes on
+            UsageDay.objects.create(user_id=record.user_id, **group, **added)
+    except IntegrityError:
+        UsageDay.objects.filter(**group).update(**increments)
 
 
 # Most specific first: an UnreachableError is an UnavailableError too.

@@ -4,13 +4,12 @@ and scripts read (`manage.py usage_report`), summed in the database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
-from django.utils import timezone
+from django.db.models import Q, Sum
 
-from usage.models import KeyKind, UsageRecord
+from usage.models import KeyKind, UsageDay
 
 EIGHT_PLACES = Decimal("0.00000001")
 # What a report may group by: the name it is asked by → the record's snapshot columns.
@@ -32,15 +31,14 @@ class Row:
 
 
 def totals(since: date, until: date, by: str) -> list[Row]:
-    """Every record from the start of `since` to the end of `until` (TIME_ZONE's days)."""
+    """From `since` to `until`, both included (TIME_ZONE's days), from the daily totals:
+    the same figures as the records', and still there once the records are removed."""
     columns = GROUPS[by]
-    start = timezone.make_aware(datetime.combine(since, time()))
-    end = timezone.make_aware(datetime.combine(until + timedelta(days=1), time()))
     rows = (
-        UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
+        UsageDay.objects.filter(day__gte=since, day__lte=until)
         .values(*columns)
         .annotate(
-            tries=Count("id"),
+            tries=Sum("tries"),
             input_tokens=Sum("input_tokens"),
             output_tokens=Sum("output_tokens"),
             team_cost=Sum("cost", filter=Q(key_kind=KeyKind.TEAM), default=Decimal(0)),

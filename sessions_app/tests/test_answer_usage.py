@@ -25,7 +25,7 @@ from sessions_app.tests.test_streaming import (
     wait_for,
 )
 from usage import quotas
-from usage.models import QuotaCounter, UsageRecord
+from usage.models import QuotaCounter, UsageDay, UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -205,6 +205,15 @@ def test_the_team_key_answers_count_against_the_day_and_the_month(
         "day": (record.total_tokens, record.cost),
         "month": (record.total_tokens, record.cost),
     }
+    day = UsageDay.objects.get()  # the record, added to its day's totals
+    assert (day.username, day.model_id, day.key_kind, day.tries, day.answered) == (
+        "alice",
+        "gpt-4o",
+        "team",
+        1,
+        1,
+    )
+    assert (day.input_tokens, day.output_tokens, day.cost) == (3, 4, record.cost)
 
 
 def test_an_answer_with_no_price_shows_no_cost(

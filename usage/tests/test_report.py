@@ -6,31 +6,49 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.test import override_settings
 
+from usage import recording
 from usage.models import UsageRecord
+from usage.recording import Attempt, Prices
 
 pytestmark = pytest.mark.django_db
 
 
 def record(at: datetime, username: str, model_id: str, cost: str | None, **fields: object) -> None:
-    UsageRecord.objects.create(
-        created_at=at,
+    """A try as the chat records it (usage.recording), at `at`; its day's totals with it."""
+    price = Decimal(cost) * 100 if cost is not None else None  # per million, for 10,000 tokens
+    attempt = Attempt(
+        started_at=at,
+        user_id=None,
         username=username,
-        tier_name=fields.pop("tier_name", "Members"),
+        tier_id=None,
+        tier_name=str(fields.get("tier_name", "Members")),
+        session_id=uuid4(),
+        message_id=uuid4(),
+        number=1,
+        provider_id=None,
         provider_name="OpenAI",
+        model_pk=None,
         model_id=model_id,
-        input_tokens=100,
-        output_tokens=10,
+        personal_key=fields.get("key_kind") == "personal",
+        prices=Prices(input=price, output=price),
+        input_tokens=9_000,
+        output_tokens=1_000,
+        cached_tokens=0,
+        tokens_estimated=False,
+        ttft_ms=100,
         latency_ms=500,
         outcome="ok",
-        cost=None if cost is None else Decimal(cost),
-        currency="USD",
-        **fields,
     )
+    with transaction.atomic():
+        recording.record([attempt])
 
 
 @pytest.fixture
@@ -53,9 +71,9 @@ def test_totals_by_person_with_the_teams_cost_apart_from_personal_keys(records: 
     text = report("--since", "2026-12-01", "--until", "2026-12-02", "--by", "user")
 
     assert text.splitlines() == [
-        "user   tries  input  output  team USD  personal USD",
-        "alice      2    200      20    0.2600        0.0000",
-        "bob        2    200      20    0.0000        0.5000",
+        "user   tries   input  output  team USD  personal USD",
+        "alice      2  18,000   2,000    0.2600        0.0000",
+        "bob        2  18,000   2,000    0.0000        0.5000",
     ]
 
 
@@ -71,12 +89,14 @@ def test_totals_by_model_and_by_tier_as_csv(records: None) -> None:
     assert [r["name"] for r in csv.DictReader(io.StringIO(by_tier))] == ["(no tier)", "Members"]
 
 
-def test_the_days_are_the_teams_time_zone(records: None) -> None:
-    with override_settings(TIME_ZONE="Asia/Tokyo"):
-        # 23:30 UTC on 30 Nov is 1 Dec in Tokyo; 00:30 UTC on 3 Dec is 3 Dec there too.
-        text = report("--since", "2026-12-01", "--until", "2026-12-01", "--by", "user")
+@override_settings(TIME_ZONE="Asia/Tokyo")
+def test_the_days_are_the_teams_time_zone() -> None:
+    record(datetime(2026, 11, 30, 14, 30, tzinfo=UTC), "alice", "gpt-4o", "0.10")  # 30 Nov
+    record(datetime(2026, 11, 30, 15, 30, tzinfo=UTC), "alice", "gpt-4o", "0.10")  # 1 Dec
 
-    assert "alice      3" in text
+    text = report("--since", "2026-12-01", "--until", "2026-12-01", "--by", "user")
+
+    assert text.splitlines()[1].split()[:2] == ["alice", "1"]
 
 
 def test_a_bad_range_is_refused_with_a_reason() -> None:
@@ -90,3 +110,19 @@ def test_a_bad_range_is_refused_with_a_reason() -> None:
         "tier  tries  input  output  team USD  personal USD",
         "No usage from 2026-01-01 to 2026-01-02.",
     ]
+
+
+def test_pruning_removes_old_records_and_keeps_the_daily_totals(records: None) -> None:
+    before = report("--since", "2026-12-01", "--until", "2026-12-02", "--by", "user")
+    out = io.StringIO()
+
+    with time_machine.travel(datetime(2027, 12, 2, 12, tzinfo=UTC), tick=False):
+        call_command("prune_usage", stdout=out)  # 400 days: before 28 Oct 2026 stays…
+        assert UsageRecord.objects.count() == 6
+        call_command("prune_usage", "--days", "365", stdout=out)  # … before noon, 2 Dec, goes
+
+    assert list(UsageRecord.objects.values_list("username", flat=True)) == ["bob"]
+    assert "Removed 5 usage records from before 2026-12-02." in out.getvalue()
+    assert report("--since", "2026-12-01", "--until", "2026-12-02", "--by", "user") == before
+    with pytest.raises(CommandError, match="--days must be 1 or more"):
+        call_command("prune_usage", "--days", "0")
