@@ -21,7 +21,14 @@ from usage.models import UsageRecord
 pytestmark = pytest.mark.django_db
 
 
-def tries(model: LLMModel, outcomes: list[str], *, ago: timedelta, ttft: int = 200) -> None:
+def tries(
+    model: LLMModel,
+    outcomes: list[str],
+    *,
+    ago: timedelta,
+    ttft: int = 200,
+    key_kind: str = "team",
+) -> None:
     """Records of tries of `model`, `ago` before now, the n-th taking n times 100 ms."""
     at = timezone.now() - ago
     UsageRecord.objects.bulk_create(
@@ -32,6 +39,7 @@ def tries(model: LLMModel, outcomes: list[str], *, ago: timedelta, ttft: int = 2
             provider_name=model.provider.name,
             llm_model=model,
             model_id=model.model_id,
+            key_kind=key_kind,
             outcome=outcome,
             ttft_ms=ttft if outcome == "ok" else None,
             latency_ms=(n + 1) * 100,
@@ -77,21 +85,8 @@ def test_what_is_not_the_providers_fault_counts_neither_way(models: list[LLMMode
     tries(steady, ["ok"] * 5, ago=timedelta(minutes=5))
     # Our own failure, a payload it refused, a person's own revoked key, a Stop at once:
     tries(steady, ["failed", "refused", "interrupted"], ago=timedelta(minutes=5))
-    UsageRecord.objects.bulk_create(
-        UsageRecord(
-            created_at=timezone.now(),
-            username="alice",
-            provider=steady.provider,
-            provider_name=steady.provider.name,
-            llm_model=steady,
-            model_id=steady.model_id,
-            key_kind=kind,
-            outcome=outcome,
-            latency_ms=50,
-            currency="USD",
-        )
-        for kind, outcome in [("personal", "bad_key"), ("team", "stopped")]
-    )
+    tries(steady, ["bad_key"], ago=timedelta(minutes=5), key_kind="personal")
+    tries(steady, ["stopped"], ago=timedelta(minutes=5))  # no first token: ttft None
 
     report = reports("llm_model", [steady.pk])[steady.pk]
 
