@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import Fallback, LLMModel, PersonalKey, Tier
-from providers.tests.factories import make_fake_provider, make_model
+from providers.tests.factories import PERSONAL_KEY, make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 from sessions_app.tests.test_streaming import (
     Reader,
@@ -180,7 +180,7 @@ def test_an_answer_on_a_personal_key_is_recorded_apart_and_counts_against_no_quo
     asgi_server: str, user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
     model = priced_model(fake_upstream)
-    fake_upstream.api_key = "sk-alice-own-key-0123456789"
+    fake_upstream.api_key = PERSONAL_KEY
     PersonalKey.objects.create(user=user, provider=model.provider, api_key=fake_upstream.api_key)
     answer = answer_from(user, model)
 
@@ -292,7 +292,7 @@ def test_a_fallback_on_the_teams_key_after_a_personal_key_counts_against_the_quo
     asgi_server: str, user: User, cookies: dict[str, str], fake_upstream: FakeUpstream
 ) -> None:
     own = priced_model(fake_upstream)
-    PersonalKey.objects.create(user=user, provider=own.provider, api_key="sk-alice-own-0123456789")
+    PersonalKey.objects.create(user=user, provider=own.provider, api_key=PERSONAL_KEY)
     team = make_fake_provider(fake_upstream, protocol="anthropic")
     fallback = make_model(team, model_id="claude-sonnet", display_name="Claude Sonnet")
     fake_upstream.models = ["gpt-4o", "claude-sonnet"]
