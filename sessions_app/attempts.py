@@ -222,8 +222,7 @@ class Chain:
                 except UserFacingError as refusal:  # the registry's, the quota's, a key's
                     self.skipped.add(link.fallback_id)
                     self.skip(link.fallback, refusal.user_message)
-        same_model_tries = sum(a.candidate.model_pk == last.model_pk for a in self.tries)
-        if isinstance(error, RETRY_ON) and len(self.tries) == 1 and same_model_tries == 1:
+        if isinstance(error, RETRY_ON) and len(self.tries) == 1:  # the chosen model, once
             return last
         return None
 

@@ -29,7 +29,6 @@ from usage.models import ANSWERED, KeyKind, Outcome, UsageRecord
 MIN_TRIES = 5
 FAILING_BELOW = 0.5
 DEGRADED_BELOW = 0.9
-SUCCEEDED = ANSWERED
 NOT_THEIRS = {Outcome.INTERRUPTED, Outcome.FAILED, Outcome.REFUSED}
 
 
@@ -66,14 +65,10 @@ class Report:
 
     @property
     def health(self) -> Health:
-        window, name = (
-            (self.hour, "last hour")
-            if self.hour.tries >= MIN_TRIES
-            else (
-                self.day,
-                "last 24 h",
-            )
-        )
+        if self.hour.tries >= MIN_TRIES:
+            window, name = self.hour, "last hour"
+        else:
+            window, name = self.day, "last 24 h"
         rate = window.success_rate
         if rate is None:
             return Health(NO_TRAFFIC, "no tries in the last 24 h")
@@ -110,10 +105,10 @@ def _figures(tries: list[tuple]) -> Figures:
     if not tries:
         return Figures()
     ttfts = sorted(r[3] for r in tries if r[3] is not None)
-    latencies = sorted(r[4] for r in tries if r[2] in SUCCEEDED)
+    latencies = sorted(r[4] for r in tries if r[2] in ANSWERED)
     return Figures(
         tries=len(tries),
-        succeeded=sum(r[2] in SUCCEEDED for r in tries),
+        succeeded=sum(r[2] in ANSWERED for r in tries),
         ttft_p50=_percentile(ttfts, 50),
         ttft_p95=_percentile(ttfts, 95),
         latency_p50=_percentile(latencies, 50),
