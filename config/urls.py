@@ -7,6 +7,7 @@ from config import views
 urlpatterns = [
     path("", include("sessions_app.urls")),
     path("", include("providers.urls")),
+    path("", include("usage.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("", include(([path("healthz", views.healthz, name="healthz")], "config"))),

@@ -1,11 +1,7 @@
 """How reliably and how fast each model and provider answers, from the usage records of
 the last hour and the last 24 hours.
 
-A try succeeded when it answered (ok, cut at the size limit, or stopped by the person
-after its first token). It counts neither way when the cause was not the provider's: our
-server stopping, our own failure, a request the provider refused as malformed, a
-person's own key refused, a Stop before any token. Every other outcome (a timeout, a rate
-limit, a 5xx, a malformed stream, the team's key refused) is the provider's failure. The
+A try counts for or against its provider as usage.models.verdict() says. The
 latency percentiles are those of the answered tries: a failure that returns at once would
 make a failing model look fast. The status reads the last hour when it holds at least
 MIN_TRIES tries, else the last 24 hours: failing below 50 % success, degraded below
@@ -16,20 +12,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from providers import health
 from providers.health import DEGRADED, FAILING, HEALTHY, NO_TRAFFIC, Health
-from usage.models import ANSWERED, KeyKind, Outcome, UsageRecord
+from usage.models import UsageRecord, verdict
 
 MIN_TRIES = 5
 FAILING_BELOW = 0.5
 DEGRADED_BELOW = 0.9
-NOT_THEIRS = {Outcome.INTERRUPTED, Outcome.FAILED, Outcome.REFUSED}
 
 
 @dataclass(frozen=True)
@@ -83,44 +78,73 @@ def reports(by: str, pks: Collection[int]) -> dict[int, Report]:
     24 hours' records of those pks (the (by, created_at) index)."""
     now = timezone.now()
     hour_ago = now - timedelta(hours=1)
-    rows = (
-        UsageRecord.objects.filter(
-            **{f"{by}__in": list(pks)}, created_at__gte=now - timedelta(days=1)
-        )
-        .exclude(outcome__in=NOT_THEIRS)
-        .exclude(outcome=Outcome.BAD_KEY, key_kind=KeyKind.PERSONAL)
-        .exclude(outcome=Outcome.STOPPED, ttft_ms__isnull=True)
-        .values_list(f"{by}_id", "created_at", "outcome", "ttft_ms", "latency_ms")
-    )
-    day: dict[int, list[tuple]] = defaultdict(list)
-    for row in rows:
-        day[row[0]].append(row)
+    rows = UsageRecord.objects.filter(
+        **{f"{by}__in": list(pks)}, created_at__gte=now - timedelta(days=1)
+    ).values_list(f"{by}_id", "created_at", "outcome", "key_kind", "ttft_ms", "latency_ms")
+    day: dict[int, list[_Try]] = defaultdict(list)
+    for pk, at, outcome, key_kind, ttft, latency in rows:
+        judged = verdict(outcome, key_kind, ttft)
+        if judged is not None:
+            day[pk].append(_Try(at, judged, ttft, latency))
     return {
-        pk: Report(_figures([r for r in tries if r[1] >= hour_ago]), _figures(tries))
+        pk: Report(_figures([t for t in tries if t.at >= hour_ago]), _figures(tries))
         for pk, tries in day.items()
     }
 
 
-def _figures(tries: list[tuple]) -> Figures:
+@dataclass(frozen=True)
+class _Try:
+    at: datetime
+    succeeded: bool
+    ttft_ms: int | None
+    latency_ms: int
+
+
+def _figures(tries: list[_Try]) -> Figures:
     if not tries:
         return Figures()
-    ttfts = sorted(r[3] for r in tries if r[3] is not None)
-    latencies = sorted(r[4] for r in tries if r[2] in ANSWERED)
-    return Figures(
+    ttfts = [(t.ttft_ms, 1) for t in tries if t.ttft_ms is not None]
+    latencies = [(t.latency_ms, 1) for t in tries if t.succeeded]
+    return figures(
         tries=len(tries),
-        succeeded=sum(r[2] in ANSWERED for r in tries),
-        ttft_p50=_percentile(ttfts, 50),
-        ttft_p95=_percentile(ttfts, 95),
-        latency_p50=_percentile(latencies, 50),
-        latency_p95=_percentile(latencies, 95),
+        succeeded=sum(t.succeeded for t in tries),
+        ttfts=ttfts,
+        latencies=latencies,
     )
 
 
-def _percentile(values: list[int], p: int) -> int | None:
-    """Nearest rank: the smallest value with at least p % of them at or below it."""
-    if not values:
-        return None
-    return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
+def figures(
+    *,
+    tries: int,
+    succeeded: int,
+    ttfts: Iterable[tuple[int, int]],
+    latencies: Iterable[tuple[int, int]],
+) -> Figures:
+    """The figures of `tries`, of which `succeeded` answered, from their times as (ms,
+    how many took it): the times of every try that got a first token, and the total
+    times of those that answered (a failure that returns at once would make a failing
+    model look fast)."""
+    ttfts, latencies = sorted(ttfts), sorted(latencies)
+    return Figures(
+        tries=tries,
+        succeeded=succeeded,
+        ttft_p50=percentile(ttfts, 50),
+        ttft_p95=percentile(ttfts, 95),
+        latency_p50=percentile(latencies, 50),
+        latency_p95=percentile(latencies, 95),
+    )
+
+
+def percentile(counts: list[tuple[int, int]], p: int) -> int | None:
+    """Nearest rank over (value, how many) in ascending order: the smallest value with
+    at least p % of them at or below it."""
+    rank = math.ceil(p / 100 * sum(n for _, n in counts))
+    seen = 0
+    for value, n in counts:
+        seen += n
+        if seen >= max(rank, 1):
+            return value
+    return None
 
 
 def of_models(pks: Collection[int]) -> Mapping[int, Health]:

@@ -33,8 +33,26 @@ class Outcome(models.TextChoices):
     FAILED = "failed", "Failed"  # anything else, our bugs included
 
 
-# The outcomes of a try that answered; the others failed (usage.health refines whose fault).
+# The outcomes of a try that answered; the others failed (verdict() says whose fault).
 ANSWERED = frozenset({Outcome.OK, Outcome.STOPPED, Outcome.CUT})
+# Failures whose cause is never the provider: our server stopping, our own failure, a
+# request the provider refused as malformed.
+NOT_THEIRS = frozenset({Outcome.INTERRUPTED, Outcome.FAILED, Outcome.REFUSED})
+
+
+def verdict(outcome: str, key_kind: str, ttft_ms: int | None) -> bool | None:
+    """What a try says of its provider: True it answered (ok, cut at the size limit, or
+    stopped by the person after its first token), False it failed (a timeout, a rate
+    limit, a 5xx, a malformed stream, the team's key refused), None when the cause was
+    not the provider's (NOT_THEIRS, a person's own key refused, a Stop before any token).
+    Model health and the dashboard's success rates both count by it."""
+    if outcome in NOT_THEIRS:
+        return None
+    if outcome == Outcome.BAD_KEY and key_kind == KeyKind.PERSONAL:
+        return None
+    if outcome == Outcome.STOPPED and ttft_ms is None:
+        return None
+    return outcome in ANSWERED
 
 
 class UsageRecord(models.Model):
@@ -142,6 +160,9 @@ class UsageDay(models.Model):
     key_kind = models.CharField(max_length=10, choices=KeyKind)
     tries = models.PositiveIntegerField(default=0)
     answered = models.PositiveIntegerField(default=0)
+    # The tries verdict() counts for and against the provider.
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
@@ -158,3 +179,43 @@ class UsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.username} {self.provider_name}/{self.model_id}"
+
+
+class Measure(models.TextChoices):
+    TTFT = "ttft", "Time to first token"
+    TOTAL = "total", "Total latency"
+
+
+def latency_bucket(ms: int) -> int:
+    """`ms` rounded up to two significant digits (1,234 → 1,300): a bucket at most 10 %
+    wide, and a figure people read at a glance."""
+    if ms < 100:
+        return ms
+    step = 10 ** (len(str(ms)) - 2)
+    return -(-ms // step) * step
+
+
+class LatencyDay(models.Model):
+    """A day's latency histogram (TIME_ZONE's day) for one model: how many of the tries
+    verdict() counts took up to `ms` (latency_bucket), for the first token (every such
+    try that got one) and in total (those that answered). The dashboard's percentiles
+    over any range are read from these few rows, not from every record; they are within
+    a bucket (10 %) of the exact figure. Kept, like UsageDay, past the records."""
+
+    day = models.DateField()
+    provider_name = models.CharField(max_length=100)
+    model_id = models.CharField(max_length=200)
+    measure = models.CharField(max_length=5, choices=Measure)
+    ms = models.PositiveIntegerField(help_text="The bucket's upper bound.")
+    tries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "provider_name", "model_id", "measure", "ms"],
+                name="one_latency_day_per_bucket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider_name}/{self.model_id} {self.measure} ≤{self.ms} ms"

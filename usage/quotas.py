@@ -121,9 +121,13 @@ def settle(reservation: Reservation, *, tokens: int, cost: Decimal) -> None:
 
 
 def _periods(user_id: int, today: date) -> Q:
-    return Q(user_id=user_id) & (
-        Q(period=Period.DAY, starts_on=today)
-        | Q(period=Period.MONTH, starts_on=today.replace(day=1))
+    return Q(user_id=user_id) & current_periods(today)
+
+
+def current_periods(today: date) -> Q:
+    """The counters of `today` and of its month."""
+    return Q(period=Period.DAY, starts_on=today) | Q(
+        period=Period.MONTH, starts_on=today.replace(day=1)
     )
 
 

@@ -18,7 +18,17 @@ from django.utils import timezone
 
 from providers.models import LLMModel
 from providers.runners import base
-from usage.models import ANSWERED, KeyKind, Outcome, UsageDay, UsageRecord
+from usage.models import (
+    ANSWERED,
+    KeyKind,
+    LatencyDay,
+    Measure,
+    Outcome,
+    UsageDay,
+    UsageRecord,
+    latency_bucket,
+    verdict,
+)
 
 MILLION = Decimal(1_000_000)
 
@@ -86,8 +96,8 @@ class Attempt:
 
 
 def record(attempts: list[Attempt]) -> list[UsageRecord]:
-    """One record per attempt, in one INSERT, each added to its day's totals (UsageDay).
-    Called inside a transaction (the answer's end), so the two never disagree."""
+    """One record per attempt, in one INSERT, each added to its day's rollups (UsageDay,
+    LatencyDay). Called inside a transaction (the answer's end), so they never disagree."""
     records = UsageRecord.objects.bulk_create(
         UsageRecord(
             created_at=a.started_at,
@@ -121,32 +131,54 @@ def record(attempts: list[Attempt]) -> list[UsageRecord]:
 
 
 def _add_to_day(record: UsageRecord) -> None:
-    """Add `record` to its day's row: an UPDATE of the row, or, on the day's first such
-    record, an INSERT; one that loses the race to insert it (another worker) updates it."""
-    group = {
-        "day": timezone.localdate(record.created_at),
-        "username": record.username,
-        "tier_name": record.tier_name,
-        "provider_name": record.provider_name,
-        "model_id": record.model_id,
-        "key_kind": record.key_kind,
-    }
-    added = {
-        "tries": 1,
-        "answered": int(record.outcome in ANSWERED),
-        "input_tokens": record.input_tokens,
-        "output_tokens": record.output_tokens,
-        "cached_tokens": record.cached_tokens,
-        "cost": record.cost or Decimal(0),
-    }
+    """Add `record` to its day's totals and, where verdict() counts it, to its model's
+    latency histogram of the day."""
+    day = timezone.localdate(record.created_at)
+    model = {"provider_name": record.provider_name, "model_id": record.model_id}
+    judged = verdict(record.outcome, record.key_kind, record.ttft_ms)
+    _add(
+        UsageDay,
+        {
+            "day": day,
+            "username": record.username,
+            "tier_name": record.tier_name,
+            **model,
+            "key_kind": record.key_kind,
+        },
+        {
+            "tries": 1,
+            "answered": int(record.outcome in ANSWERED),
+            "succeeded": int(judged is True),
+            "failed": int(judged is False),
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "cached_tokens": record.cached_tokens,
+            "cost": record.cost or Decimal(0),
+        },
+        user_id=record.user_id,
+    )
+    if judged is None:
+        return
+    if record.ttft_ms is not None:
+        bucket = {"measure": Measure.TTFT, "ms": latency_bucket(record.ttft_ms)}
+        _add(LatencyDay, {"day": day, **model, **bucket}, {"tries": 1})
+    if judged:
+        bucket = {"measure": Measure.TOTAL, "ms": latency_bucket(record.latency_ms)}
+        _add(LatencyDay, {"day": day, **model, **bucket}, {"tries": 1})
+
+
+def _add(rollup: type[UsageDay | LatencyDay], group: dict, added: dict, **extra: object) -> None:
+    """Add `added` to the rollup's row of `group`: an UPDATE of the row, or, on the
+    group's first record, an INSERT; one that loses the race to insert it (another
+    worker) updates it."""
     increments = {name: F(name) + value for name, value in added.items()}
-    if UsageDay.objects.filter(**group).update(**increments):
+    if rollup.objects.filter(**group).update(**increments):
         return
     try:
         with transaction.atomic():  # a savepoint: the answer's transaction goes on
-            UsageDay.objects.create(user_id=record.user_id, **group, **added)
+            rollup.objects.create(**group, **added, **extra)
     except IntegrityError:
-        UsageDay.objects.filter(**group).update(**increments)
+        rollup.objects.filter(**group).update(**increments)
 
 
 # Most specific first: an UnreachableError is an UnavailableError too.

@@ -5,50 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from decimal import Decimal
-from uuid import uuid4
 
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import transaction
 from django.test import override_settings
 
-from usage import recording
 from usage.models import UsageRecord
-from usage.recording import Attempt, Prices
+from usage.tests.records import record
 
 pytestmark = pytest.mark.django_db
-
-
-def record(at: datetime, username: str, model_id: str, cost: str | None, **fields: object) -> None:
-    """A try as the chat records it (usage.recording), at `at`; its day's totals with it."""
-    price = Decimal(cost) * 100 if cost is not None else None  # per million, for 10,000 tokens
-    attempt = Attempt(
-        started_at=at,
-        user_id=None,
-        username=username,
-        tier_id=None,
-        tier_name=str(fields.get("tier_name", "Members")),
-        session_id=uuid4(),
-        message_id=uuid4(),
-        number=1,
-        provider_id=None,
-        provider_name="OpenAI",
-        model_pk=None,
-        model_id=model_id,
-        personal_key=fields.get("key_kind") == "personal",
-        prices=Prices(input=price, output=price),
-        input_tokens=9_000,
-        output_tokens=1_000,
-        cached_tokens=0,
-        tokens_estimated=False,
-        ttft_ms=100,
-        latency_ms=500,
-        outcome="ok",
-    )
-    with transaction.atomic():
-        recording.record([attempt])
 
 
 @pytest.fixture

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from usage import views
+
+app_name = "usage"
+
+urlpatterns = [
+    path("usage/", views.usage, name="dashboard"),
+    path("usage/records.csv", views.records_csv, name="records_csv"),
+]

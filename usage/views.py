@@ -1,0 +1,51 @@
+"""The usage dashboard: a person's own usage, or everyone's for staff."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from usage import charts, dashboard, export
+from usage.scope import ScopeForm, suggestions
+
+
+@require_GET
+def usage(request: HttpRequest) -> HttpResponse:
+    """The page, or for htmx (a filter changed) its results alone; the filters are the
+    query string, so a view can be shared by its URL."""
+    form = ScopeForm(request.GET, staff=request.user.is_staff)
+    context = {"form": form}
+    if form.is_valid():
+        board = dashboard.build(form.scope(request.user.pk), request.user)
+        context |= {
+            "board": board,
+            "charts": charts.draw(board, request.csp_nonce),
+            "query": _query(form),
+        }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "usage/partials/results.html", context)
+    context["suggestions"] = suggestions(request.user)
+    return render(request, "usage/dashboard.html", context)
+
+
+@require_GET
+def records_csv(request: HttpRequest) -> HttpResponse:
+    form = ScopeForm(request.GET, staff=request.user.is_staff)
+    if not form.is_valid():
+        errors = "; ".join(message for messages in form.errors.values() for message in messages)
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    scope = form.scope(request.user.pk)
+    return StreamingHttpResponse(
+        export.rows(scope),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export.filename(scope)}"'},
+    )
+
+
+def _query(form: ScopeForm) -> str:
+    """The filters as a query string, the dates spelled out: the CSV link and a shared
+    URL mean the same days tomorrow."""
+    return urlencode({name: value for name, value in form.cleaned_data.items() if value})
