@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import environ
-from csp.constants import NONCE, NONE, SELF
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from providers.keys import variables
@@ -286,8 +286,7 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        # A nonce only where a page asks for one: the usage charts' own <style> (usage/charts.py).
-        "style-src": [SELF, NONCE],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],  # a data: image runs nothing; a stylesheet may inline an icon
         "connect-src": [SELF],  # the chat's EventSource and htmx's requests
         "font-src": [SELF],

@@ -2,14 +2,17 @@
 
 Inline SVG needs nothing of the browser but SVG: an htmx swap brings new charts with the
 numbers, and a page without JavaScript still has them. Our Content-Security-Policy runs
-no inline script and no inline style but a nonce'd one, so each chart's own <style> gets
-the response's nonce and pygal's <script> (the config of its tooltips, whose JavaScript
-would come from a CDN) is left out; every chart's numbers are in the table below it.
+no inline script or style, so what pygal inlines in each chart is taken out: its <style>
+is served once for every chart as a stylesheet of ours (stylesheet(); a nonce would not
+do, as a chart swapped in by htmx carries another response's), and its <script> (the
+config of its tooltips, whose JavaScript would come from a CDN) and the tooltips' layer
+go; every chart's numbers are in the table below it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from xml.etree import ElementTree
 
 import pygal
@@ -62,11 +65,12 @@ def _options(**options: object) -> dict:
         "truncate_label": 40,
         "no_data_text": "No usage in this range",
         "margin": 12,
+        "margin_bottom": 36,  # pygal's room for a legend at the bottom clips its last row
         **options,
     }
 
 
-def draw(board: Dashboard, nonce: str) -> dict[str, SafeString]:
+def draw(board: Dashboard) -> dict[str, SafeString]:
     """Every chart the dashboard shows, by name."""
     drawn = {
         "tokens": tokens_per_period(board.periods),
@@ -78,17 +82,28 @@ def draw(board: Dashboard, nonce: str) -> dict[str, SafeString]:
         drawn["users"] = top_users(board.users)
     if board.tier_quotas:
         drawn["tier_quotas"] = tier_quotas(board.tier_quotas)
-    return {name: render(chart, nonce) for name, chart in drawn.items()}
+    return {name: render(chart) for name, chart in drawn.items()}
 
 
-def render(chart: Graph, nonce: str) -> SafeString:
+@functools.cache
+def stylesheet() -> str:
+    """pygal's rules for STYLE, as it writes them into a chart of as many series as STYLE
+    has colours, scoped to every chart (.pygal-chart) in place of that chart's id."""
+    chart = pygal.Bar(**_options())
+    for n in range(len(STYLE.colors)):
+        chart.add(str(n), [1])
     tree = chart.render_tree()
-    defs = next(element for element in tree if element.tag == "defs")
-    for element in list(defs):
-        if element.tag == "script":
-            defs.remove(element)
-        elif element.tag == "style":
-            element.set("nonce", nonce)
+    return tree.find("defs/style").text.replace(f"#{tree.get('id')}", ".pygal-chart")
+
+
+def render(chart: Graph) -> SafeString:
+    tree = chart.render_tree()
+    for parent in tree.iter():
+        for element in list(parent):
+            # The tooltips' layer only their script would show; its style="" attribute
+            # the policy would refuse.
+            if element.tag in ("script", "style") or "tooltip-overlay" in element.get("class", ""):
+                parent.remove(element)
     return mark_safe(ElementTree.tostring(tree, encoding="unicode"))  # noqa: S308 - pygal's markup, every label escaped by ElementTree
 
 
@@ -119,49 +134,64 @@ def _periods_options(periods: Periods) -> dict:
 
 
 def success(rows: Sequence[ModelRow]) -> Graph:
-    chart = pygal.HorizontalBar(
-        **_rows_options([row.name for row in rows]),
-        range=(0, 100),
-        value_formatter=lambda v: f"{v:.0f} %",
-    )
     rates = [row.figures.success_rate for row in rows]
-    chart.add("Answered, % of tries", [None if rate is None else rate * 100 for rate in rates])
-    return chart
+    return _horizontal(
+        [row.name for row in rows],
+        {"Answered, % of tries": [_percent(rate) for rate in rates]},
+        _whole_percent,
+        range=(0, 100),
+    )
 
 
 def latency(rows: Sequence[ModelRow]) -> Graph:
-    chart = pygal.HorizontalBar(**_rows_options([row.name for row in rows]), value_formatter=_ms)
     figures = [row.figures for row in rows]
-    chart.add("First token p50", [f.ttft_p50 for f in figures])
-    chart.add("First token p95", [f.ttft_p95 for f in figures])
-    chart.add("Total p50", [f.latency_p50 for f in figures])
-    chart.add("Total p95", [f.latency_p95 for f in figures])
-    return chart
+    series = {
+        "First token p50": [f.ttft_p50 for f in figures],
+        "First token p95": [f.ttft_p95 for f in figures],
+        "Total p50": [f.latency_p50 for f in figures],
+        "Total p95": [f.latency_p95 for f in figures],
+    }
+    return _horizontal([row.name for row in rows], series, _ms)
 
 
 def top_users(rows: Sequence[UserRow]) -> Graph:
-    chart = pygal.HorizontalBar(
-        **_rows_options([row.username for row in rows]), value_formatter=_count
+    return _horizontal(
+        [row.username for row in rows], {"Tokens": [row.tokens for row in rows]}, _count
     )
-    chart.add("Tokens", [row.tokens for row in rows])
-    return chart
 
 
 def tier_quotas(rows: Sequence[TierQuota]) -> Graph:
+    series = {
+        "Tokens today, % of the daily quotas": [_percent(r.daily_share) for r in rows],
+        "Cost this month, % of the budgets": [_percent(r.monthly_share) for r in rows],
+    }
+    return _horizontal([row.name for row in rows], series, _whole_percent)
+
+
+def _horizontal(
+    labels: list[str], series: dict[str, list], formatter: Callable, **options: object
+) -> Graph:
+    """Bars a label, each series a bar. pygal draws the first label at the bottom: the
+    labels and values go in reversed, so the chart reads top down as its table does."""
     chart = pygal.HorizontalBar(
-        **_rows_options([row.name for row in rows]), value_formatter=lambda v: f"{v:.0f} %"
+        **_options(
+            height=140 + ROW_HEIGHT * max(len(labels), 1) * len(series) // 2 + ROW_HEIGHT,
+            x_labels=labels[::-1],
+            value_formatter=formatter,
+            **options,
+        )
     )
-    chart.add("Tokens today, % of the daily quotas", [_percent(r.daily_share) for r in rows])
-    chart.add("Cost this month, % of the budgets", [_percent(r.monthly_share) for r in rows])
+    for name, values in series.items():
+        chart.add(name, values[::-1])
     return chart
-
-
-def _rows_options(labels: list[str]) -> dict:
-    return _options(height=140 + ROW_HEIGHT * max(len(labels), 1), x_labels=labels)
 
 
 def _percent(share: float | None) -> float | None:
     return None if share is None else share * 100
+
+
+def _whole_percent(value: float) -> str:
+    return f"{value:.0f} %"
 
 
 def _count(value: float) -> str:

@@ -57,7 +57,8 @@ class Periods:
 
     @property
     def token_rows(self) -> list[tuple[str, tuple[int, ...], int]]:
-        """The tables' rows: a period's label, each model's figure, their sum."""
+        """The tables' rows: a period's label, each model's figure, their sum; a period
+        of nothing is left out (the chart shows it, as a gap)."""
         return _rows(self.labels, self.tokens)
 
     @property
@@ -69,7 +70,11 @@ def _rows(labels: list[str], series: list[list]) -> list[tuple]:
     if not series:
         return []
     columns = zip(*series, strict=True)
-    return [(label, column, sum(column)) for label, column in zip(labels, columns, strict=True)]
+    return [
+        (label, column, sum(column))
+        for label, column in zip(labels, columns, strict=True)
+        if any(column)
+    ]
 
 
 @dataclass(frozen=True)
