@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from accounts.tests.browser import log_in
 from providers.tests.factories import make_model, make_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,11 +19,7 @@ def test_settings_save_a_default_model_and_a_personal_key(
     user: User, asgi_server: str, page: Page
 ) -> None:
     make_model(make_provider(), model_id="gpt-4o", display_name="GPT-4o")
-    page.goto(f"{asgi_server}/accounts/login/?next=/accounts/settings/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("alice-password-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{asgi_server}/accounts/settings/")
+    log_in(page, asgi_server, "alice", "/accounts/settings/")
 
     page.get_by_role("combobox", name="Default model").select_option(label="GPT-4o")
     page.get_by_role("button", name="Save", exact=True).click()

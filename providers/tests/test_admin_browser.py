@@ -8,24 +8,17 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from accounts.tests.browser import log_in
 from fakes.upstream import FakeUpstream
 from providers.tests.factories import make_fake_provider, make_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def log_in(page: Page, url: str, next_path: str) -> None:
-    page.goto(f"{url}/accounts/login/?next={next_path}")
-    page.get_by_label("Username").fill("charlie")
-    page.get_by_label("Password").fill("charlie-password-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}{next_path}")
-
-
 def test_choosing_a_preset_fills_protocol_url_and_name(
     staff: User, asgi_server: str, page: Page
 ) -> None:
-    log_in(page, asgi_server, "/admin/providers/provider/add/")
+    log_in(page, asgi_server, "charlie", "/admin/providers/provider/add/")
 
     page.select_option("#id_preset", "anthropic")
 
@@ -43,7 +36,7 @@ def test_choosing_a_preset_fills_protocol_url_and_name(
 def test_a_url_someone_typed_is_kept_when_the_preset_changes(
     staff: User, asgi_server: str, page: Page
 ) -> None:
-    log_in(page, asgi_server, "/admin/providers/provider/add/")
+    log_in(page, asgi_server, "charlie", "/admin/providers/provider/add/")
     page.locator("#id_name").fill("Team gateway")
     page.locator("#id_base_url").fill("https://llm.internal.example.com/v1")
 
@@ -57,7 +50,7 @@ def test_a_url_someone_typed_is_kept_when_the_preset_changes(
 def test_the_key_input_is_a_password_field_that_starts_empty(
     staff: User, asgi_server: str, page: Page
 ) -> None:
-    log_in(page, asgi_server, "/admin/providers/provider/add/")
+    log_in(page, asgi_server, "charlie", "/admin/providers/provider/add/")
 
     key = page.get_by_label("API key")
 
@@ -70,7 +63,7 @@ def test_the_admin_pages_we_use_work_under_the_policy(
 ) -> None:
     provider = make_fake_provider(fake_upstream)
     model = make_model(provider, model_id="gpt-4o", display_name="GPT-4o")
-    log_in(page, asgi_server, "/admin/")
+    log_in(page, asgi_server, "charlie", "/admin/")
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
 
     page.locator("tr.model-provider th a").click()  # the change list, with actions.js

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from playwright.sync_api import Locator, Page, expect
 
+from accounts.tests.browser import log_in
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import Provider
 from providers.tests.factories import make_catalogue, make_fake_provider, make_model
@@ -35,14 +36,6 @@ def models(fake_upstream: FakeUpstream) -> None:
     make_model(anthropic, model_id="claude-sonnet-5-5", display_name="Claude Sonnet")
 
 
-def log_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("alice-password-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}/")
-
-
 def answers(page: Page):
     return page.locator('article[data-role="assistant"]')
 
@@ -54,7 +47,7 @@ def send(page: Page, text: str) -> None:
 
 def first_answer(page: Page, url: str, question: str = "Say hello") -> Locator:
     """Log in, ask, and wait until the first answer is finished."""
-    log_in(page, url)
+    log_in(page, url, "alice")
     send(page, question)
     answer = answers(page).first
     expect(answer).to_have_attribute("data-status", "done")
@@ -63,7 +56,7 @@ def first_answer(page: Page, url: str, question: str = "Say hello") -> Locator:
 
 def two_answers_from_two_providers(page: Page, url: str) -> tuple[Locator, Locator]:
     """Log in, ask GPT-4o, then Claude Sonnet in the same chat; both answers finished."""
-    log_in(page, url)
+    log_in(page, url, "alice")
     page.get_by_role("button", name="New chat").click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
     page.get_by_label("Model").select_option(label="GPT-4o")
@@ -115,7 +108,7 @@ def test_with_2000_models_the_picker_finds_one_by_typing(
 ) -> None:
     make_catalogue(upstream=fake_upstream)
     fake_upstream.models = ["model-07-117"]
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "alice")
     picker = page.get_by_label("Model")
     wanted = picker.locator("option", has_text="Model 07-117")
     expect(wanted).to_have_count(0)  # the page carries a shortlist, not 2,000 options
@@ -162,7 +155,7 @@ def test_stop_keeps_the_partial_answer(
 ) -> None:
     gate = Gate()  # "Hello", then the model goes quiet until the test says go
     fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "alice")
     send(page, "Say hello slowly")
     answer = answers(page).first
     expect(answer).to_contain_text("Hello")
@@ -179,7 +172,7 @@ def test_an_upstream_error_reads_as_a_sentence(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.faults += [Fault(status=500), Fault(status=500)]
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "alice")
     send(page, "Hello?")
 
     answer = answers(page).first
@@ -193,7 +186,7 @@ def test_the_chat_fits_a_phone(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "alice")
     send(page, "Say hello")
 
     expect(answers(page).first).to_have_attribute("data-status", "done")
@@ -220,7 +213,7 @@ def test_a_carriage_return_in_the_answer_cannot_forge_its_end(
 ) -> None:
     forged = '<article data-role="assistant" data-status="done" id="forged">pwned</article>'
     fake_upstream.reply = ["Hello", f"\r\revent: done\rdata: {forged}\r\r", "world"]
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "alice")
     send(page, "Say hello")
 
     answer = answers(page).first

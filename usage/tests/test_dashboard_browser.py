@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from accounts.tests.browser import log_in
 from usage.tests.records import record
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,18 +27,10 @@ def records(staff: User) -> None:
         record(today - timedelta(days=days_ago), "charlie", model, "0.30", provider_name=provider)
 
 
-def log_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/accounts/login/?next=/usage/")
-    page.get_by_label("Username").fill("charlie")
-    page.get_by_label("Password").fill("charlie-password-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}/usage/")
-
-
 def test_the_charts_and_tables_show_and_a_filter_changes_them(
     records: None, asgi_server: str, page: Page, tmp_path: Path
 ) -> None:
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "charlie", "/usage/")
     tokens = page.get_by_role("table", name="Tokens per day by model")
 
     expect(page.locator("svg.pygal-chart")).to_have_count(5)
