@@ -16,11 +16,12 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from accounts.tests.browser import log_in
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import LLMModel
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
-from sessions_app.tests.test_chat_browser import answers, log_in, send
+from sessions_app.tests.test_chat_browser import answers, send
 from sessions_app.tests.test_streaming import Reader, ask, read_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,7 +148,7 @@ def test_a_second_tab_on_the_other_process_shows_the_answer_to_its_end(
 ) -> None:
     gate = Gate()
     fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=2))
-    log_in(page, asgi_server)
+    log_in(page, asgi_server, "alice")
     send(page, "Say hello")
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
     first = answers(page).first
