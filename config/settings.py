@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "providers",
     "sessions_app",
     "usage",
+    "gateways",
 ]
 
 # Django's own, but for the config.middleware versions of those that run without a thread

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from providers import validators
@@ -125,7 +126,7 @@ class Provider(models.Model):
 
     def verification_model(self) -> LLMModel | None:
         """The model a verification spends its one token on: the default, else the first."""
-        return self.models.filter(enabled=True).order_by("-is_default", "model_id").first()
+        return self.models.live().filter(enabled=True).order_by("-is_default", "model_id").first()
 
     def record_verification(self, *, ok: bool, latency_ms: int | None, error: str) -> None:
         self.last_verified_at = timezone.now()
@@ -202,12 +203,24 @@ def _host(url: str) -> str:
         return ""
 
 
+# What clients ask the gateways for: the gateway name, or the model id when it has none.
+GATEWAY_NAME = Coalesce(NullIf(models.F("gateway_name"), models.Value("")), models.F("model_id"))
+
+
 class LLMModelQuerySet(models.QuerySet["LLMModel"]):
+    def live(self) -> LLMModelQuerySet:
+        """Models not marked deleted."""
+        return self.filter(deleted_at__isnull=True)
+
     def usable(self) -> LLMModelQuerySet:
-        """Enabled models of enabled providers that hold a key or need none."""
+        """Enabled, live models of enabled providers that hold a key or need none."""
         keyless = [preset.slug for preset in PRESETS.values() if not preset.requires_key]
         has_key = models.Q(provider__preset__in=keyless) | ~models.Q(provider__api_key="")
-        return self.filter(has_key, enabled=True, provider__enabled=True).select_related("provider")
+        return (
+            self.live()
+            .filter(has_key, enabled=True, provider__enabled=True)
+            .select_related("provider")
+        )
 
 
 def PriceField(verbose_name: str, of: str) -> models.DecimalField:
@@ -235,6 +248,13 @@ class LLMModel(models.Model):
     display_name = models.CharField(
         max_length=200, blank=True, help_text="Shown to people; the model id when left blank."
     )
+    gateway_name = models.CharField(
+        max_length=validators.GATEWAY_NAME_MAX,
+        blank=True,
+        validators=[validators.validate_gateway_name],
+        help_text="What clients ask the gateways (GPT-Load, uni-api) for; the model id when "
+        "left blank. Requests upstream always use the model id.",
+    )
     enabled = models.BooleanField(default=True)
     is_default = models.BooleanField(
         "default", default=False, help_text="The provider's default model (at most one)."
@@ -253,6 +273,13 @@ class LLMModel(models.Model):
         blank=True,
         editable=False,
         help_text="Set when the provider's model list stopped listing this model.",
+    )
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when staff deleted the model: gone from the picker and the gateways, "
+        "kept for history and usage, and restorable.",
     )
     settings = models.JSONField(
         default=dict,
@@ -283,6 +310,14 @@ class LLMModel(models.Model):
                 condition=models.Q(is_default=True),
                 name="one_default_model_per_provider",
             ),
+            # Checked with the other model named in validate_constraints; this index is
+            # what holds when two saves race.
+            models.UniqueConstraint(
+                models.F("provider"),
+                GATEWAY_NAME,
+                condition=models.Q(deleted_at__isnull=True),
+                name="unique_gateway_name_per_provider",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -291,6 +326,28 @@ class LLMModel(models.Model):
     @property
     def label(self) -> str:
         return self.display_name or self.model_id
+
+    @property
+    def effective_gateway_name(self) -> str:
+        return self.gateway_name or self.model_id
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def gateway_name_holder(self) -> LLMModel | None:
+        """Another live model of this provider that clients already reach by this
+        model's gateway name, if any."""
+        if not self.provider_id:
+            return None
+        return (
+            LLMModel.objects.live()
+            .filter(provider_id=self.provider_id)
+            .alias(served_as=GATEWAY_NAME)
+            .filter(served_as=self.effective_gateway_name)
+            .exclude(pk=self.pk)
+            .first()
+        )
 
     def clean(self) -> None:
         errors: dict[str, list[ValidationError]] = {}
@@ -315,7 +372,12 @@ class LLMModel(models.Model):
         # check, to name the current default; and it honours `exclude`, so a formset can
         # leave it out per row and check the whole submission (see forms.py).
         exclude = set(exclude or ())
-        super().validate_constraints(exclude=exclude | {"is_default"})
+        super().validate_constraints(exclude=exclude | {"is_default", "gateway_name"})
+        checks_name = "gateway_name" not in exclude and not self.is_deleted
+        if checks_name and (holder := self.gateway_name_holder()):
+            raise ValidationError(
+                {"gateway_name": gateway_name_taken(self.effective_gateway_name, holder)}
+            )
         if "is_default" in exclude or not (self.is_default and self.provider_id):
             return
         current = (
@@ -344,6 +406,13 @@ class LLMModel(models.Model):
                     pk=self.pk
                 ).update(is_default=False)
             self.save()
+
+
+def gateway_name_taken(name: str, holder: LLMModel) -> str:
+    return (
+        f"{holder.provider.name} already serves {name} to the gateways as its model "
+        f"{holder.model_id}; two models of one provider cannot share a gateway name."
+    )
 
 
 def BudgetField(help_text: str) -> models.DecimalField:

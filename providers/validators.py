@@ -78,6 +78,24 @@ def validate_model_id(model_id: str) -> None:
         )
 
 
+GATEWAY_NAME_MAX = 200
+# What a client may ask GPT-Load and uni-api for: the characters real model ids use
+# (gpt-4.1, deepseek/deepseek-chat, qwen2.5:7b, llama@v3+fp8), ASCII, starting with a
+# letter or digit. A gateway matches names exactly, so case is kept; "*" and "," are
+# uni-api's model-list syntax and spaces break clients, so none of them.
+GATEWAY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:@+]*")
+GATEWAY_NAME_RULE = (
+    "A gateway name is up to 200 ASCII letters, digits and . _ - / : @ +, starting with a "
+    "letter or digit"
+)
+
+
+def validate_gateway_name(name: str) -> None:
+    """A non-empty gateway name fits GATEWAY_NAME_RULE (empty means the model id)."""
+    if name and (len(name) > GATEWAY_NAME_MAX or not GATEWAY_NAME.fullmatch(name)):
+        raise ValidationError(f"{GATEWAY_NAME_RULE}, e.g. deepseek-chat.", code="gateway_name")
+
+
 def validate_api_key(key: str) -> None:
     if any(ch.isspace() for ch in key):
         raise ValidationError("An API key has no spaces or line breaks inside it.")
