@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("sessions_app.urls")),
     path("", include("providers.urls")),
     path("", include("usage.urls")),
+    path("", include("gateways.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("", include(([path("healthz", views.healthz, name="healthz")], "config"))),

@@ -63,3 +63,14 @@ def _exact(amount: Decimal) -> Decimal:
     """To the records' eight places, however the database hands a sum back (SQLite drops
     the trailing zeros)."""
     return Decimal(amount).quantize(EIGHT_PLACES)
+
+
+def tries_by_model(provider_name: str) -> dict[str, int]:
+    """Every try recorded for a provider's models, by model id, from the daily totals."""
+    rows = (
+        UsageDay.objects.filter(provider_name=provider_name)
+        .values("model_id")
+        .annotate(tries=Sum("tries"))
+        .values_list("model_id", "tries")
+    )
+    return dict(rows)
