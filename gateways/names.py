@@ -13,11 +13,6 @@ from providers import validators
 from providers.errors import UserFacingError
 from providers.models import LLMModel, Provider, gateway_name_taken
 
-# While a batch moves names around, a renamed row first holds a name no model can have (a
-# space is in no model id or gateway name): two models swapping names would otherwise
-# meet the unique index half way.
-_PARKED = " parked-{pk}"
-
 
 @dataclass(frozen=True)
 class Edit:
@@ -133,18 +128,6 @@ def _write(final: dict[int, tuple[str, bool]], outcome: Outcome) -> None:
     LLMModel.objects.filter(pk__in=[m.pk for m in outcome.deleted]).update(
         deleted_at=now, updated_at=now
     )
-    for model in outcome.renamed:
-        LLMModel.objects.filter(pk=model.pk).update(gateway_name=_PARKED.format(pk=model.pk))
+    LLMModel.objects.filter(pk__in=[m.pk for m in outcome.renamed]).park_gateway_names()
     for model in outcome.renamed:
         LLMModel.objects.filter(pk=model.pk).update(gateway_name=final[model.pk][0], updated_at=now)
-
-
-def restore(model: LLMModel) -> None:
-    """Bring a deleted model back, unless a live model of its provider now holds its
-    gateway name (ValidationError naming it)."""
-    with transaction.atomic():
-        Provider.objects.select_for_update().filter(pk=model.provider_id).first()
-        if holder := model.gateway_name_holder():
-            raise ValidationError(gateway_name_taken(model.effective_gateway_name, holder))
-        LLMModel.objects.filter(pk=model.pk).update(deleted_at=None, updated_at=timezone.now())
-    model.deleted_at = None

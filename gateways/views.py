@@ -86,7 +86,7 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if model.is_deleted:
         try:
-            names.restore(model)
+            model.restore()
         except ValidationError as refused:
             error = refused.messages[0]
     current = offers.current_plan()

@@ -8,13 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Field, QuerySet
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.text import slugify
@@ -92,7 +93,7 @@ class LLMModelInline(admin.TabularInline):
     model = LLMModel
     form = ModelRowForm
     formset = ModelInlineFormSet
-    fields = ("model_id", "display_name", "enabled", "is_default", "source")
+    fields = ("model_id", "display_name", "gateway_name", "enabled", "is_default", "source")
     readonly_fields = ("source",)
     extra = 1
     show_change_link = True
@@ -111,6 +112,7 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
         "enabled",
         "key",
         "model_count",
+        "names_link",
         "status",
         *HEALTH_COLUMNS,
     )
@@ -161,6 +163,12 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
     @admin.display(description="Models", ordering="model_count")
     def model_count(self, provider: Provider) -> int:
         return provider.model_count
+
+    @admin.display(description="Gateway names")
+    def names_link(self, provider: Provider) -> str:
+        return format_html(
+            '<a href="{}">Edit names</a>', reverse("gateways:model_names", args=[provider.pk])
+        )
 
     @admin.display(description="Last verified", ordering="last_verified_at")
     def status(self, provider: Provider) -> str:
@@ -307,6 +315,8 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
         models = formset.save(commit=False)
         for model in formset.deleted_objects:
             model.delete()
+        renamed = [f.instance.pk for f in formset.forms if "gateway_name" in f.changed_data]
+        LLMModel.objects.filter(pk__in=[pk for pk in renamed if pk]).park_gateway_names()
         for model in models:
             model.save_keeping_one_default()
         formset.save_m2m()
@@ -357,6 +367,19 @@ class ListedUpstreamFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("no", "Live"), ("yes", "Deleted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[LLMModel]) -> QuerySet[LLMModel]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(deleted_at__isnull=self.value() == "no")
+        return queryset
+
+
 class FallbackInline(admin.TabularInline):
     model = Fallback
     fk_name = "model"
@@ -378,15 +401,25 @@ class LLMModelAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
     list_display = (
         "model_id",
         "display_name",
+        "gateway",
         "provider",
         "enabled",
         "is_default",
         "source",
         "missing_since",
+        "deleted_at",
         *HEALTH_COLUMNS,
     )
     list_editable = ("enabled", "is_default")
-    list_filter = ("provider", "enabled", "is_default", "source", ListedUpstreamFilter)
+    list_filter = (
+        "provider",
+        "enabled",
+        "is_default",
+        "source",
+        ListedUpstreamFilter,
+        DeletedFilter,
+    )
+    actions = ["mark_deleted", "restore_selected"]
     list_select_related = ("provider",)
     # Each row carries four widgets (its action box, two editable boxes, its id), each
     # rendered through templates: with 2,000 models Django's 100 rows took 89 ms on this
@@ -394,8 +427,46 @@ class LLMModelAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
     # the rest.
     list_per_page = 50
     search_fields = ("model_id", "display_name")
-    readonly_fields = ("source", "first_seen_at", "last_seen_at", "missing_since")
+    readonly_fields = ("source", "first_seen_at", "last_seen_at", "missing_since", "deleted_at")
     filter_horizontal = ("allowed_tiers",)
+
+    @admin.display(description="Gateway name")
+    def gateway(self, model: LLMModel) -> str:
+        return model.effective_gateway_name
+
+    @admin.action(description="Mark selected models deleted (kept for history, restorable)")
+    def mark_deleted(self, request: HttpRequest, queryset: QuerySet[LLMModel]) -> None:
+        chosen = list(queryset.live().values_list("pk", flat=True))
+        emptied = Provider.objects.filter(models__pk__in=chosen).exclude(
+            models__in=LLMModel.objects.live().exclude(pk__in=chosen)
+        )
+        emptied = list(emptied.distinct())
+        for provider in emptied:
+            messages.error(
+                request,
+                format_html(
+                    "Nothing was deleted: this deletes every model of {}. Do that on "
+                    '<a href="{}">its gateway names page</a>, which asks you to confirm.',
+                    provider.name,
+                    reverse("gateways:model_names", args=[provider.pk]),
+                ),
+            )
+        if emptied:
+            return
+        now = timezone.now()
+        count = LLMModel.objects.filter(pk__in=chosen).update(deleted_at=now, updated_at=now)
+        messages.success(request, f"Marked {count} models deleted; Restore brings them back.")
+
+    @admin.action(description="Restore selected deleted models")
+    def restore_selected(self, request: HttpRequest, queryset: QuerySet[LLMModel]) -> None:
+        restored = 0
+        for model in queryset.exclude(deleted_at=None).select_related("provider"):
+            try:
+                model.restore()
+                restored += 1
+            except ValidationError as refused:
+                messages.error(request, f"{model.model_id} stays deleted: {refused.messages[0]}")
+        messages.success(request, f"Restored {restored} models.")
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[ModelForm]:
         return super().get_changelist_form(request, form=ModelRowForm, **kwargs)

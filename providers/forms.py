@@ -17,7 +17,7 @@ from django.db.models import Model
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
 from providers import access, picker
-from providers.models import LLMModel, Provider
+from providers.models import LLMModel, Provider, gateway_name_taken
 from providers.presets import PRESETS
 
 
@@ -90,18 +90,50 @@ class ProviderForm(forms.ModelForm):
 
 
 class ModelRowForm(forms.ModelForm):
-    """A model as one row of a formset, whose formset checks the one-default rule."""
+    """A model as one row of a formset, whose formset checks the one-default and the
+    gateway name rules."""
 
     def _get_validation_exclusions(self) -> set[str]:
         # Checked per row, unticking the old default and ticking a new one in the same
-        # submission would fail on whichever row is validated first.
-        return super()._get_validation_exclusions() | {"is_default"}
+        # submission (or swapping two gateway names) would fail on whichever row is
+        # validated first.
+        return super()._get_validation_exclusions() | {"is_default", "gateway_name"}
 
 
-class _OneDefaultPerProvider:
-    """Checks the rows as they will be once saved: at most one default per provider."""
+class _ChecksRowsTogether:
+    """Checks the rows as they will be once saved: at most one default per provider, and
+    no gateway name twice in one provider."""
 
     forms: list[forms.ModelForm]
+
+    def _check_rows(self) -> None:
+        self._check_one_default()
+        self._check_gateway_names()
+
+    def _check_gateway_names(self) -> None:
+        rows = [f for f in self.forms if getattr(f, "cleaned_data", None)]
+        submitted = [f.instance.pk for f in rows if f.instance.pk]
+        kept = [
+            f.instance
+            for f in rows
+            if not f.cleaned_data.get("DELETE") and not f.instance.is_deleted
+        ]
+        stored = (
+            LLMModel.objects.live()
+            .filter(provider_id__in={m.provider_id for m in kept if m.provider_id})
+            .exclude(pk__in=submitted)
+            .select_related("provider")
+        )
+        holders: dict[tuple[Any, str], LLMModel] = {}
+        problems = []
+        for model in [*stored, *kept]:
+            key = (model.provider_id, model.effective_gateway_name)
+            if other := holders.get(key):
+                problems.append(f"{model.model_id}: {gateway_name_taken(key[1], other)}")
+            else:
+                holders[key] = model
+        if problems:
+            raise ValidationError(problems)
 
     def _check_one_default(self) -> None:
         rows = [f for f in self.forms if getattr(f, "cleaned_data", None)]
@@ -131,16 +163,16 @@ def _provider_name(models: list[Model]) -> str:
     return next((m.provider.name for m in models if m.provider_id), "A provider")
 
 
-class ModelChangelistFormSet(_OneDefaultPerProvider, BaseModelFormSet):
+class ModelChangelistFormSet(_ChecksRowsTogether, BaseModelFormSet):
     def clean(self) -> None:
         super().clean()
-        self._check_one_default()
+        self._check_rows()
 
 
-class ModelInlineFormSet(_OneDefaultPerProvider, BaseInlineFormSet):
+class ModelInlineFormSet(_ChecksRowsTogether, BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        self._check_one_default()
+        self._check_rows()
 
 
 class ModelPickerField(forms.TypedChoiceField):

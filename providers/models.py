@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 
 from providers import validators
@@ -212,6 +212,12 @@ class LLMModelQuerySet(models.QuerySet["LLMModel"]):
         """Models not marked deleted."""
         return self.filter(deleted_at__isnull=True)
 
+    def park_gateway_names(self) -> None:
+        """Give these models a gateway name no model can have (a space is in no model id
+        or gateway name), before they are saved with their new ones: two models swapping
+        names would otherwise meet the unique index half way."""
+        self.update(gateway_name=Concat(models.Value(" parked-"), models.F("pk")))
+
     def usable(self) -> LLMModelQuerySet:
         """Enabled, live models of enabled providers that hold a key or need none."""
         keyless = [preset.slug for preset in PRESETS.values() if not preset.requires_key]
@@ -392,6 +398,16 @@ class LLMModel(models.Model):
                     f"{current.provider.name}; untick it first."
                 }
             )
+
+    def restore(self) -> None:
+        """Bring a deleted model back, unless a live model of its provider now holds its
+        gateway name (ValidationError naming it)."""
+        with transaction.atomic():
+            Provider.objects.select_for_update().filter(pk=self.provider_id).first()
+            if holder := self.gateway_name_holder():
+                raise ValidationError(gateway_name_taken(self.effective_gateway_name, holder))
+            LLMModel.objects.filter(pk=self.pk).update(deleted_at=None, updated_at=timezone.now())
+        self.deleted_at = None
 
     def save_keeping_one_default(self) -> None:
         """Save; if this model is now the default, the previous one steps down first.

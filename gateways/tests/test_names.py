@@ -65,9 +65,9 @@ def test_a_deleted_model_frees_its_name_and_is_refused_back_while_it_is_taken(op
     new = make_model(openrouter, model_id="new", gateway_name="chat")
 
     with pytest.raises(ValidationError, match="as its model new"):
-        names.restore(LLMModel.objects.get(pk=old.pk))
+        LLMModel.objects.get(pk=old.pk).restore()
     new.delete()
-    names.restore(LLMModel.objects.get(pk=old.pk))
+    LLMModel.objects.get(pk=old.pk).restore()
 
     assert LLMModel.objects.get(pk=old.pk).deleted_at is None
 
