@@ -18,12 +18,14 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import yaml
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
@@ -96,6 +98,8 @@ def _provider_entry(provider: Provider) -> dict[str, Any]:
             {
                 "model_id": model.model_id,
                 "display_name": model.display_name,
+                "gateway_name": model.gateway_name,
+                **({"deleted": True} if model.is_deleted else {}),
                 "enabled": model.enabled,
                 "is_default": model.is_default,
                 "settings": model.settings or {},
@@ -327,6 +331,9 @@ def _changes(plan: Plan) -> list[Change]:
             if row and fallback_names(row) != model.get("fallbacks", []):
                 model_change.action = "update"
                 model_change.fields = (*model_change.fields, "fallbacks")
+            if row and row.is_deleted != model.get("deleted", False):
+                model_change.action = "update"
+                model_change.fields = (*model_change.fields, "deleted")
             changes.append(model_change)
     changes += _prunable(plan)
     return changes
@@ -375,8 +382,11 @@ def _provider_values(entry: dict) -> dict[str, Any]:
 
 def _model_values(entry: dict) -> dict[str, Any]:
     prices = entry.get("prices", {})
+    gateway_name = entry.get("gateway_name", "")
     return {
         "display_name": entry.get("display_name", ""),
+        # Its own id as gateway name is stored as none, as the names page stores it.
+        "gateway_name": "" if gateway_name == entry["model_id"] else gateway_name,
         "enabled": entry.get("enabled", True),
         "is_default": entry.get("is_default", False),
         "settings": entry.get("settings", {}),
@@ -415,16 +425,27 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
         tiers[tier.name] = tier
     tiers |= {t.name: t for t in Tier.objects.exclude(name__in=tiers)}
     models = {}
-    for entry in plan.providers:
+    for n, entry in enumerate(plan.providers):
         provider = checks.provider_row(entry, plan.keys.found.get(entry["name"]))
         provider.full_clean()
         provider.save()
         LLMModel.objects.filter(provider=provider, is_default=True).exclude(
             model_id__in=[m["model_id"] for m in entry.get("models", []) if m.get("is_default")]
         ).update(is_default=False)
+        stored = {m.model_id: m for m in provider.models.all()}
+        _check_unlisted_names(n, entry, stored, prune=prune)
+        # The listed rows give up their names first, so swaps and restores never meet the
+        # unique index half way; each then takes its final name and state in one UPDATE.
+        listed = [
+            stored[m["model_id"]].pk for m in entry.get("models", []) if m["model_id"] in stored
+        ]
+        LLMModel.objects.filter(pk__in=listed).park_gateway_names()
         for item in entry.get("models", []):
+            row = stored.get(item["model_id"])
             model, _ = LLMModel.objects.update_or_create(
-                provider=provider, model_id=item["model_id"], defaults=_model_values(item)
+                provider=provider,
+                model_id=item["model_id"],
+                defaults=_model_values(item) | {"deleted_at": _deleted_at(item, row)},
             )
             model.allowed_tiers.set([tiers[name] for name in item.get("tiers", [])])
             models[f"{provider.name}/{model.model_id}"] = model
@@ -433,6 +454,35 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
         Tier.objects.filter(name=entry["name"]).update(default_model=default)
     _apply_fallbacks(plan, models)
     return applied
+
+
+def _deleted_at(item: dict, row: LLMModel | None) -> datetime | None:
+    if not item.get("deleted"):
+        return None
+    return row.deleted_at if row and row.is_deleted else timezone.now()
+
+
+def _check_unlisted_names(n: int, entry: dict, stored: dict[str, LLMModel], *, prune: bool) -> None:
+    """A live model the file does not list keeps its gateway name (unless pruned): a
+    listed one may not take it."""
+    if prune:
+        return
+    listed = {m["model_id"] for m in entry.get("models", [])}
+    unlisted = {
+        m.effective_gateway_name: m
+        for model_id, m in stored.items()
+        if model_id not in listed and not m.is_deleted
+    }
+    problems = [
+        f"providers[{n}].models[{m}].gateway_name: {item['model_id']} takes the gateway name "
+        f"{name}, which {holder.model_id} holds and this file does not list; list it with "
+        "another name, or import with prune"
+        for m, item in enumerate(entry.get("models", []))
+        if not item.get("deleted")
+        and (holder := unlisted.get(name := item.get("gateway_name") or item["model_id"]))
+    ]
+    if problems:
+        raise CatalogueError(problems)
 
 
 def _apply_fallbacks(plan: Plan, models: dict[str, LLMModel]) -> None:

@@ -40,6 +40,8 @@ PROVIDER_FIELDS = {
 MODEL_FIELDS = {
     "model_id": str,
     "display_name": str,
+    "gateway_name": str,
+    "deleted": bool,
     "enabled": bool,
     "is_default": bool,
     "settings": dict,
@@ -72,7 +74,7 @@ def _longest(model: type[Model], *names: str) -> dict[str, int]:
 LONGEST = {
     "providers": _longest(Provider, "name", "base_url"),
     "tiers": _longest(Tier, "name") | {"group": Group._meta.get_field("name").max_length},
-    "models": _longest(LLMModel, "model_id", "display_name"),
+    "models": _longest(LLMModel, "model_id", "display_name", "gateway_name"),
 }
 LARGEST_QUOTA = 2**31 - 1  # a PositiveIntegerField on PostgreSQL
 
@@ -277,6 +279,7 @@ def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
             == "anthropic"
         )
         defaults = 0
+        served: dict[str, str] = {}  # gateway name → the live model id serving it
         for m, model in enumerate(models_of(entry)):
             if not isinstance(model, dict):
                 continue
@@ -285,6 +288,18 @@ def check_models(providers: list, tier_names: set, problems: list[str]) -> None:
                 validators.validate_model_id(model.get("model_id", ""))
             except ValidationError as error:
                 problems.append(f"{at}.model_id: {error.messages[0]}")
+            try:
+                validators.validate_gateway_name(model.get("gateway_name", ""))
+            except ValidationError as error:
+                problems.append(f"{at}.gateway_name: {error.messages[0]}")
+            name = model.get("gateway_name") or model.get("model_id")
+            if not model.get("deleted") and (
+                other := served.setdefault(name, model.get("model_id"))
+            ) != model.get("model_id"):
+                problems.append(
+                    f"{at}.gateway_name: {name} is already the gateway name of {other} in this "
+                    "provider; two models of one provider cannot share one"
+                )
             for key, problem in validators.settings_problems(
                 model.get("settings", {}), validators.MODEL_SETTINGS
             ):
