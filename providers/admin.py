@@ -465,8 +465,11 @@ class LLMModelAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
                 model.restore()
                 restored += 1
             except ValidationError as refused:
-                messages.error(request, f"{model.model_id} stays deleted: {refused.messages[0]}")
-        messages.success(request, f"Restored {restored} models.")
+                messages.error(
+                    request, f"The model {model.model_id} stays deleted: {refused.messages[0]}"
+                )
+        if restored:
+            messages.success(request, f"Restored {restored} models.")
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[ModelForm]:
         return super().get_changelist_form(request, form=ModelRowForm, **kwargs)

@@ -154,6 +154,25 @@ def test_ids_that_are_not_model_ids_are_skipped(fake_upstream: FakeUpstream) -> 
     assert summary.line.endswith("2 skipped (not valid model ids)")
 
 
+def test_a_new_id_another_model_serves_as_its_gateway_name_is_not_added(
+    fake_upstream: FakeUpstream,
+) -> None:
+    fake_upstream.models = ["openai/gpt-4o", "gpt-4o", "o3"]
+    provider = make_fake_provider(fake_upstream)
+    make_model(provider, model_id="openai/gpt-4o", gateway_name="gpt-4o")
+    gone = make_model(provider, model_id="old", gateway_name="o3")
+    LLMModel.objects.filter(pk=gone.pk).update(deleted_at="2026-11-30T10:00:00Z")
+
+    summary = fetch_models(provider)
+
+    assert [m.model_id for m in summary.new] == ["o3"]  # a deleted model holds no name
+    assert summary.name_taken == ("gpt-4o",)
+    assert summary.line.endswith(
+        "1 not added (another model here has that id as its gateway name: rename it first)"
+    )
+    assert ids(provider) == ["o3", "old", "openai/gpt-4o"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_fetches_at_once_create_each_model_once(fake_upstream: FakeUpstream) -> None:
     fake_upstream.models = [f"model-{n}" for n in range(20)]

@@ -35,12 +35,19 @@ class DiscoverySummary:
     missing: tuple[str, ...]
     unchanged: int
     skipped: tuple[str, ...]  # ids the list named that are not usable model ids
+    # new ids another live model of the provider already serves as its gateway name
+    name_taken: tuple[str, ...] = ()
 
     @property
     def line(self) -> str:
         text = f"{len(self.new)} new, {len(self.missing)} missing, {self.unchanged} unchanged"
         if self.skipped:
             text += f", {len(self.skipped)} skipped (not valid model ids)"
+        if self.name_taken:
+            text += (
+                f", {len(self.name_taken)} not added (another model here has that id as its "
+                "gateway name: rename it first)"
+            )
         return text
 
 
@@ -81,6 +88,12 @@ def _record(
             continue
         usable.setdefault(model.model_id, model)
     existing = set(provider.models.values_list("model_id", flat=True))
+    # A new model's id is its gateway name until someone gives it another: one a live
+    # model already serves would break the one-name-per-provider rule.
+    served = set(
+        provider.models.live().exclude(gateway_name="").values_list("gateway_name", flat=True)
+    )
+    name_taken = sorted((usable.keys() - existing) & served)
     new = LLMModel.objects.bulk_create(
         LLMModel(
             provider=provider,
@@ -92,7 +105,7 @@ def _record(
             last_seen_at=now,
         )
         for model_id, model in usable.items()
-        if model_id not in existing
+        if model_id not in existing and model_id not in served
     )
     seen = provider.models.filter(model_id__in=usable.keys() & existing)
     unchanged = seen.update(
@@ -108,4 +121,5 @@ def _record(
         missing=tuple(sorted(gone.values_list("model_id", flat=True))),
         unchanged=unchanged,
         skipped=tuple(skipped),
+        name_taken=tuple(name_taken),
     )
