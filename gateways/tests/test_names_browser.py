@@ -63,7 +63,7 @@ def test_pending_edits_count_revert_and_save_in_one_batch(
     marked = row(page, "openai/gpt-4o")
     expect(marked).to_have_class("is-marked")
     expect(name_input(page, "openai/gpt-4o")).to_be_disabled()
-    expect(marked.locator("[data-trash]")).to_be_visible()
+    expect(marked.get_by_text("will be deleted")).to_be_visible()
     expect(save).to_have_text("Save changes (2)")
     open_confirmation(page)
     expect(page.get_by_role("dialog")).to_contain_text("Save 1 rename, 1 deletion?")
