@@ -122,6 +122,10 @@ def grant(user: User, pk: int | None) -> Grant:
     )
     if model is None:
         raise UnknownModelError(NO_SUCH_MODEL)
+    if model.is_deleted:
+        raise ModelDisabledError(
+            f"{model.label} was deleted from the catalogue; pick another model."
+        )
     if not model.enabled:
         raise ModelDisabledError(f"{model.label} is switched off; pick another model.")
     if not model.usable:

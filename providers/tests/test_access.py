@@ -70,6 +70,14 @@ def test_a_disabled_model_is_refused(user: User, catalogue: dict[str, LLMModel])
         access.grant(user, catalogue["big"].pk)
 
 
+def test_a_deleted_model_is_refused_as_deleted(user: User, catalogue: dict[str, LLMModel]) -> None:
+    LLMModel.objects.filter(pk=catalogue["big"].pk).update(deleted_at="2026-11-30T10:00:00Z")
+
+    with pytest.raises(access.ModelDisabledError, match="GPT-4o was deleted from the catalogue"):
+        access.grant(user, catalogue["big"].pk)
+    assert catalogue["big"].pk not in access.available_models(user).values_list("pk", flat=True)
+
+
 @pytest.mark.parametrize("change", [{"enabled": False}, {"api_key": ""}])
 def test_a_provider_switched_off_or_without_key_is_refused(
     user: User, catalogue: dict[str, LLMModel], change: dict
