@@ -16,7 +16,7 @@ ALLOWED = {
     "providers": set(),
     "accounts": {"providers"},
     "usage": {"providers"},
-    "gateways": {"providers"},
+    "gateways": {"providers", "usage"},
     "sessions_app": {"providers", "usage"},
     "fakes": set(),
     "config": {"providers", "accounts", "sessions_app", "usage", "gateways"},
