@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -9,6 +11,7 @@ from django.urls import reverse
 
 from gateways import names, offers
 from providers.models import LLMModel
+from providers.tests.concurrency import race
 from providers.tests.factories import make_anthropic_provider, make_model, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -265,3 +268,32 @@ def test_restore_is_one_post(staff_client, openrouter):
     assert response.status_code == 200
     assert LLMModel.objects.get(pk=model.pk).deleted_at is None
     assert 'hx-swap-oob="true"' in response.content.decode()
+
+
+def reading_the_models(sql: str) -> bool:
+    return sql.startswith("SELECT") and 'FROM "providers_llmmodel"' in sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_taking_one_name_at_once_save_one_and_name_it_to_the_other(openrouter):
+    a = make_model(openrouter, model_id="a")
+    b = make_model(openrouter, model_id="b")
+
+    def rename(model):
+        return partial(
+            names.save,
+            openrouter,
+            {model.pk: names.Edit(gateway_name="x")},
+            every_model_confirmed=False,
+        )
+
+    # Each stops before it reads the models until the other got as far: without the
+    # provider's lock both would read, both pass the check, and the index refuse one late.
+    errors = race((rename(a), reading_the_models), (rename(b), reading_the_models))
+
+    refused = [e for e in errors if e is not None]
+    assert len(refused) == 1
+    assert isinstance(refused[0], names.NamesRefused)
+    (message,) = refused[0].rows.values()
+    assert "OpenRouter already serves x to the gateways as its model" in message
+    assert LLMModel.objects.filter(gateway_name="x").count() == 1
