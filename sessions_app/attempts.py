@@ -101,11 +101,16 @@ def _input_estimate(request: ChatRequest) -> int:
     return sum(estimate_tokens(text) for text in texts if text)
 
 
-def candidate(message: Message, model: LLMModel | int | None) -> Candidate:
+def candidate(
+    message: Message, model: LLMModel | int | None, *, granted: access.Grant | None = None
+) -> Candidate:
     """`model` as a candidate for `message`'s answer, if its owner may use it now; else
-    the registry's specific refusal (access.ModelUnavailableError)."""
+    the registry's specific refusal (access.ModelUnavailableError). `granted`: the grant
+    the caller obtained for this model and owner in the same database trip (Send's form),
+    so it is not asked twice."""
     pk = model.pk if isinstance(model, LLMModel) else model
-    grant = access.grant(message.session.owner, pk)
+    fresh = granted is not None and granted.model.pk == pk
+    grant = granted if fresh else access.grant(message.session.owner, pk)
     chosen = grant.model
     request, left_out = build_request(message, chosen)
     return Candidate(

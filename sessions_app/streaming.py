@@ -37,6 +37,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
+from providers import access
 from providers.errors import UserFacingError
 from providers.runners.base import Event, Finish, ProviderError, TextDelta, Usage
 from providers.runners.router import stream_reply
@@ -404,21 +405,22 @@ class Start:
     chain: Chain
 
 
-def claim(message: Message) -> Start | Exception | None:
+def claim(message: Message, *, granted: access.Grant | None = None) -> Start | Exception | None:
     """Claim `message` for a task of this process (Message.claim) and read what relay()
     needs, in one trip to the database: None when another task has it (follow it), else
     what to relay, or why it cannot be answered (relay reports that).
 
-    Access is asked again here, not trusted from Send: the registry may have changed
-    since. An answer on the team's key reserves its estimate against the person's quotas
-    before it goes upstream (here, or at the first fallback on the team's key), so none
-    starts past a limit (usage.quotas).
+    Access is asked again here, unless Send passes the grant its form got in this same
+    trip (`granted`): a stream opened later may find the registry changed since. An
+    answer on the team's key reserves its estimate against the person's quotas before it
+    goes upstream (here, or at the first fallback on the team's key), so none starts past
+    a limit (usage.quotas).
     """
     if not message.claim():
         return None
     try:
         owner = message.session.owner
-        first = attempts.candidate(message, message.llm_model_id)
+        first = attempts.candidate(message, message.llm_model_id, granted=granted)
         tier = first.tiers[0] if first.tiers else None
         chain = Chain(
             message=message,

@@ -112,7 +112,8 @@ def _send(
     question, reply = session.start_turn(
         content=form.cleaned_data["content"], model=form.cleaned_data["model"]
     )
-    start = streaming.claim(reply) if isinstance(request, ASGIRequest) else None
+    here = isinstance(request, ASGIRequest)
+    start = streaming.claim(reply, granted=form.grant) if here else None
     if not request.htmx:
         response = redirect(session)
     elif session_id is None:  # the first message of a new chat: load its page

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from providers.tests.factories import make_model, make_provider
+from providers.tests.factories import make_model, make_openrouter, make_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +21,7 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def catalogue() -> None:
-    openrouter = make_provider(
-        name="OpenRouter", preset="openrouter", base_url="https://openrouter.ai/api/v1"
-    )
+    openrouter = make_openrouter()
     make_model(openrouter, model_id="deepseek/deepseek-chat", gateway_name="deepseek-chat")
     make_model(openrouter, model_id="openai/gpt-4o", gateway_name="gpt-4o")
     deepseek = make_provider(

@@ -12,16 +12,19 @@ from django.urls import reverse
 from gateways import names, offers
 from providers.models import LLMModel
 from providers.tests.concurrency import race
-from providers.tests.factories import make_anthropic_provider, make_model, make_provider
+from providers.tests.factories import (
+    make_anthropic_provider,
+    make_model,
+    make_openrouter,
+    make_provider,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def openrouter():
-    return make_provider(
-        name="OpenRouter", preset="openrouter", base_url="https://openrouter.ai/api/v1"
-    )
+    return make_openrouter()
 
 
 def test_a_gateway_name_another_model_of_the_provider_has_is_refused_naming_it(openrouter):

@@ -11,16 +11,14 @@ from playwright.sync_api import Dialog, Page, expect
 
 from accounts.tests.browser import log_in
 from providers.models import LLMModel, Provider
-from providers.tests.factories import make_model, make_provider
+from providers.tests.factories import make_model, make_openrouter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def openrouter(staff: User) -> Provider:
-    provider = make_provider(
-        name="OpenRouter", preset="openrouter", base_url="https://openrouter.ai/api/v1"
-    )
+    provider = make_openrouter()
     for model_id in ("deepseek/deepseek-chat", "openai/gpt-4o", "qwen/qwen-2.5-72b"):
         make_model(provider, model_id=model_id)
     return provider

@@ -48,6 +48,17 @@ def make_anthropic_provider(**overrides: Any) -> Provider:
     return make_provider(**fields)
 
 
+def make_openrouter(**overrides: Any) -> Provider:
+    """An OpenAI-compatible aggregator: its model ids carry the vendor (deepseek/deepseek-chat),
+    the shape gateway names exist for."""
+    fields = {
+        "name": "OpenRouter",
+        "preset": "openrouter",
+        "base_url": "https://openrouter.ai/api/v1",
+    } | overrides
+    return make_provider(**fields)
+
+
 def make_model(provider: Provider, **overrides: Any) -> LLMModel:
     fields: dict[str, Any] = {"provider": provider, "model_id": "gpt-4o"} | overrides
     model = LLMModel(**fields)

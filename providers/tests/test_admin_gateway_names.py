@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from providers.models import LLMModel, Provider
-from providers.tests.factories import make_model, make_provider
+from providers.tests.factories import make_model, make_openrouter
 from providers.tests.html_forms import form_fields
 from providers.tests.test_admin import post_change
 
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def openrouter() -> Provider:
-    provider = make_provider(
-        name="OpenRouter", preset="openrouter", base_url="https://openrouter.ai/api/v1"
-    )
+    provider = make_openrouter()
     make_model(provider, model_id="deepseek/deepseek-chat", gateway_name="deepseek-chat")
     make_model(provider, model_id="openai/gpt-4o", gateway_name="gpt-4o")
     return provider

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 
 from providers.catalogue import CatalogueError, export_document, read_document
 from providers.models import LLMModel, Provider, Tier
-from providers.tests.factories import OPENAI_KEY, make_model, make_provider
+from providers.tests.factories import OPENAI_KEY, make_model, make_openrouter
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +18,7 @@ ENV = {"OPENROUTER_API_KEY": OPENAI_KEY}
 
 @pytest.fixture
 def openrouter() -> Provider:
-    provider = make_provider(
-        name="OpenRouter", preset="openrouter", base_url="https://openrouter.ai/api/v1"
-    )
+    provider = make_openrouter()
     make_model(provider, model_id="deepseek/deepseek-chat", gateway_name="deepseek-chat")
     make_model(provider, model_id="openai/gpt-4o")
     gone = make_model(provider, model_id="old/model", gateway_name="old")

@@ -243,10 +243,14 @@ def test_two_messages_sent_at_once_to_two_servers_cannot_both_pass_the_last_of_a
     quotas.reserve(user.pk, list(Tier.objects.all()), tokens=990, cost=Decimal(0))
     sessions = [ChatSession.objects.create(owner=user) for _ in range(2)]
     together = threading.Barrier(2)
+    refused_at_send: list[str] = []
 
     def send(server: str, session: ChatSession) -> None:
         together.wait()
-        ask(server, session, model, cookies)
+        try:
+            ask(server, session, model, cookies)
+        except AssertionError as refusal:  # the composer came back: no stream to open
+            refused_at_send.append(str(refusal))
 
     threads = [
         threading.Thread(target=send, args=pair)
@@ -257,10 +261,14 @@ def test_two_messages_sent_at_once_to_two_servers_cannot_both_pass_the_last_of_a
     for thread in threads:
         thread.join(timeout=60)
 
-    ended = [wait_for_end(session.messages.get(role="assistant")) for session in sessions]
-    assert sorted(answer.status for answer in ended) == ["done", "error"]
-    [refused] = [answer for answer in ended if answer.status == "error"]
-    assert "Your daily token quota (tier Everyone) is used up" in refused.error
+    # Which one loses depends on who gets there first, and where: Send's own check
+    # (when the winner has already reserved), or the claim (when both passed Send).
+    answers = Message.objects.filter(session__in=sessions, role="assistant")
+    ended = [wait_for_end(answer) for answer in answers]
+    refusals = [a.error for a in ended if a.status == "error"] + refused_at_send
+    assert [a.status for a in ended].count("done") == 1
+    assert len(refusals) == 1
+    assert "Your daily token quota (tier Everyone) is used up" in refusals[0]
     assert len(fake_upstream.requests) == 1  # the refused one never went upstream
     assert UsageRecord.objects.count() == 1
 
