@@ -18,6 +18,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from config.tests.uvicorn import BASE_DIR, Served, database_url, serve, stop
+from fakes import gptload
 from fakes.upstream import FakeUpstream, serving
 from providers.tests.factories import ANTHROPIC_KEY, OPENAI_KEY
 from providers.tests.leaks import assert_keyless
@@ -45,6 +46,13 @@ def fake_upstream() -> Iterator[FakeUpstream]:
     """A real server speaking OpenAI's and Anthropic's formats; see fakes/upstream.py."""
     with serving(FakeUpstream()) as upstream:
         yield upstream
+
+
+@pytest.fixture
+def fake_gptload() -> Iterator[gptload.FakeGPTLoad]:
+    """A real server answering as GPT-Load v1.4's management API; see fakes/gptload.py."""
+    with gptload.serving(gptload.FakeGPTLoad()) as fake:
+        yield fake
 
 
 @pytest.fixture
