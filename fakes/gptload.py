@@ -41,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakes.upstream import in_background
+
 CHANNEL_TYPES = ("openai", "openai-response", "anthropic", "gemini")
 DEFAULT_ENDPOINTS = {
     "openai": "/v1/chat/completions",
@@ -846,13 +848,8 @@ def serving(fake: FakeGPTLoad, port: int = 0) -> Iterator[FakeGPTLoad]:
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     fake.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with in_background(server):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def main() -> None:

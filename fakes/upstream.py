@@ -643,11 +643,18 @@ def serving(upstream: FakeUpstream, port: int = 0) -> Iterator[FakeUpstream]:
     server.daemon_threads = True
     upstream.anthropic_base_url = f"http://127.0.0.1:{server.server_port}"
     upstream.base_url = f"{upstream.anthropic_base_url}/v1"
+    with in_background(server):
+        yield upstream
+
+
+@contextmanager
+def in_background(server: ThreadingHTTPServer) -> Iterator[None]:
+    """Run `server` on a thread of its own until the block ends (every fake's way)."""
     # A short poll interval: shutdown() waits for the loop to notice, once per test.
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield upstream
+        yield
     finally:
         server.shutdown()
         server.server_close()
