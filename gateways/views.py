@@ -40,12 +40,6 @@ class Row:
     error: str = ""
 
     @property
-    def edited(self) -> bool:
-        return (self.value if self.value != self.model.model_id else "") != (
-            self.model.gateway_name
-        )
-
-    @property
     def last_seen(self) -> datetime | None:
         return self.model.last_seen_at
 
