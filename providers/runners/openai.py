@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from providers.runners.base import (
     ChatRequest,
@@ -36,12 +37,24 @@ class OpenAIRunner:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         with translated_errors(openai, secret=self._target.api_key):
-            chunks = await self._client.chat.completions.create(
-                model=request.model_id,
-                messages=self._messages(request),
-                stream=True,
-                stream_options={"include_usage": True},
+            body = {
+                "model": request.model_id,
+                "messages": self._messages(request),
+                "stream": True,
+                "stream_options": {"include_usage": True},
                 **self._parameters(request.settings),
+            }
+            # Not chat.completions.create(): it first walks the whole body against the
+            # SDK's typed dicts (for aliases and files, which ours never hold), 0.15 ms a
+            # message on the event loop, 15 ms for a chat of 100 (bench/README.md). The
+            # same request through the SDK's post(), which it documents for this.
+            chunks = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options={"security": {"bearer_auth": True}},
+                stream=True,
+                stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
             # Closing our stream (a Stop, a cut) closes the HTTP response now, not when
             # the SDK's iterator is collected, which may be never while a cycle holds it.
