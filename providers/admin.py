@@ -18,7 +18,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -74,8 +73,7 @@ class _ShowsHealth:
 
     @admin.display(description="health")
     def health_status(self, obj: Any) -> str:
-        found = getattr(obj, "health", health.UNKNOWN)
-        return format_html('<span class="health {}">{}</span>', slugify(found.status), found.status)
+        return getattr(obj, "health", health.UNKNOWN).badge
 
     @admin.display(description="last hour")
     def health_last_hour(self, obj: Any) -> str:

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import slugify
 
 HEALTHY = "healthy"
 DEGRADED = "degraded"
@@ -23,6 +28,15 @@ class Health:
     summary: str = ""  # the figures behind the status, for a title
     last_hour: str = "no tries"  # each window's figures, for the admin's columns
     last_day: str = "no tries"
+
+    @cached_property
+    def badge(self) -> SafeString:
+        """A dot and the status word (the colour is never alone), the figures on hover.
+        Kept: the Models page shows one per model, most of them the one UNKNOWN."""
+        title = format_html(' title="{}"', self.summary) if self.summary else ""
+        return format_html(
+            '<span class="health {}"{}>{}</span>', slugify(self.status), title, self.status
+        )
 
     @property
     def warns(self) -> bool:

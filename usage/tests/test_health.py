@@ -160,7 +160,7 @@ def test_the_admin_lists_show_health_without_a_query_per_row(
         staff_client.get(url)
 
     assert len(five) == len(four)
-    assert '<span class="health degraded">degraded</span>' in html
+    assert '<span class="health degraded" title="last hour: 70% of 10 tries answered' in html
     assert "70% of 10 tries answered" in html
     providers = staff_client.get(reverse("admin:providers_provider_changelist")).content.decode()
-    assert '<span class="health degraded">degraded</span>' in providers
+    assert '<span class="health degraded" title="last hour: 70%' in providers
