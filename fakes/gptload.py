@@ -128,6 +128,7 @@ MESSAGES: dict[str, tuple[str, str | None]] = {
     "group.sub_groups_added": ("Sub groups added successfully", "子分组添加成功"),
     "group.sub_group_weight_updated": ("Sub group weight updated successfully", None),
     "group.sub_group_deleted": ("Sub group deleted successfully", None),
+    "keys.cleared": ("{count} keys cleared", None),
 }
 
 
@@ -243,8 +244,8 @@ class _Api:
         en, zh = MESSAGES[message_id]
         return (en if self.english or zh is None else zh).format(**values)
 
-    def ok(self, data: Any = None, message_id: str = "success") -> tuple[int, Any]:
-        body: dict[str, Any] = {"code": 0, "message": self.text(message_id)}
+    def ok(self, data: Any = None, message_id: str = "success", **values: Any) -> tuple[int, Any]:
+        body: dict[str, Any] = {"code": 0, "message": self.text(message_id, **values)}
         if data is not None:
             body["data"] = data
         return 200, body
@@ -668,6 +669,21 @@ class _Api:
             }
         )
 
+    def clear_keys(self) -> tuple[int, Any]:
+        body = self.json_body()
+        group_id = body.get("group_id")
+        if not isinstance(group_id, int) or isinstance(group_id, bool) or group_id <= 0:
+            raise _Refusal(
+                400,
+                "INVALID_JSON",
+                "Key: 'GroupIDRequest.GroupID' Error:Field validation for 'GroupID' failed on "
+                "the 'required' tag",
+            )
+        self.found(group_id)
+        count = len(self.fake.keys[group_id])
+        self.fake.keys[group_id] = []
+        return self.ok(message_id="keys.cleared", count=count)
+
 
 ROUTES = [
     ("GET", r"/api/channel-types", "channel_types"),
@@ -682,6 +698,7 @@ ROUTES = [
     ("GET", r"/api/groups/([^/]+)/parent-aggregate-groups", "parents"),
     ("GET", r"/api/keys", "list_keys"),
     ("POST", r"/api/keys/add-multiple", "add_keys"),
+    ("POST", r"/api/keys/clear-all", "clear_keys"),
 ]
 GROUP_FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str,

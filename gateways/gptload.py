@@ -86,6 +86,11 @@ class GPTLoad:
             allow_private_network=allow_private_network, timeout=TIMEOUT
         )
 
+    def hide(self, *secrets: str) -> None:
+        """Mask these too in every message: what a call may send (a provider's key, a
+        proxy key) or GPT-Load may echo from an earlier one."""
+        self._secrets.update(s for s in secrets if s)
+
     async def __aenter__(self) -> GPTLoad:
         return self
 
@@ -180,7 +185,7 @@ class GPTLoad:
     async def add_keys(self, group_id: int, keys: Iterable[str]) -> int:
         """Add `keys` to the group (GPT-Load ignores those it has); how many were new."""
         keys = [k for k in keys if k]
-        self._secrets.update(keys)
+        self.hide(*keys)
         added = 0
         for start in range(0, len(keys), KEYS_PER_CALL):
             batch = keys[start : start + KEYS_PER_CALL]
@@ -193,6 +198,24 @@ class GPTLoad:
             )
             added += int(data["added_count"])
         return added
+
+    async def clear_keys(self, group_id: int) -> None:
+        """Remove every key of the group (a rotated key's old value is not known here)."""
+        await self._call(
+            "POST",
+            "/api/keys/clear-all",
+            payload={"group_id": group_id},
+            what=f"clear the keys of group {group_id}",
+        )
+
+    async def parents(self, group_id: int) -> list[str]:
+        """The names of the aggregates the group is a member of."""
+        data = await self._call(
+            "GET",
+            f"/api/groups/{group_id}/parent-aggregate-groups",
+            what=f"list the aggregates of group {group_id}",
+        )
+        return [str(item["name"]) for item in data or []]
 
     # --- the wire ------------------------------------------------------------------
 
