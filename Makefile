@@ -14,7 +14,7 @@ run: $(VENV)/.installed .env
 	$(BIN)/python manage.py seed_providers --if-empty
 	$(BIN)/python manage.py create_admin
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/python -m config.serve --host $(HOST) --port $(PORT)
+	$(BIN)/python -m config.serve --host $(HOST) --port $(PORT) --with-task-worker
 
 test: $(VENV)/.dev-installed $(CHROMIUM)
 	$(BIN)/ruff check .

@@ -8,7 +8,9 @@ with one worker, once this process has loaded the app; with several, once every 
 has loaded it. The workers are uvicorn's supervisor's: they share the one socket, one that
 dies is replaced, and Ctrl+C or SIGTERM stops them all. The supervisor itself never loads
 the app: its copy (about 120 MB) would serve nothing. uvicorn serves the socket it is
-handed, so it logs no address of its own.
+handed, so it logs no address of its own. With --with-task-worker (`make run`) it also
+runs `manage.py db_worker` beside them, which drains the background tasks' queue (the
+Docker setup runs that worker as a service of its own), and stops it with the server.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import argparse
 import errno
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
 from django.conf import settings
@@ -32,6 +36,7 @@ WORKER_START_SECONDS = 120
 # On SIGTERM, the connections still streaming get this long to end; then the answers still
 # running are saved, interrupted (config.asgi's lifespan). `docker stop` kills at 10 s.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
 
 
 class ServeError(Exception):
@@ -82,16 +87,45 @@ class Workers(Multiprocess):
         self.on_serving()
 
 
+def start_task_worker() -> subprocess.Popen:
+    """`manage.py db_worker`, which runs the queued background tasks (a gateway sync)."""
+    command = [sys.executable, str(MANAGE), "db_worker", "--no-reload"]
+    return subprocess.Popen(command)  # noqa: S603 - this interpreter, our manage.py
+
+
+def stop_task_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()  # it finishes the task at hand, then exits
+    try:
+        worker.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # the task's run is then given up as abandoned (gateways.runs)
+        worker.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--with-task-worker",
+        action="store_true",
+        help="also run the background tasks' worker (manage.py db_worker) until the server stops",
+    )
     args = parser.parse_args(argv)
     try:
         listener = bind(args.host, args.port)
     except ServeError as error:
         print(error.user_message, file=sys.stderr)
         return 1
+    worker = start_task_worker() if args.with_task_worker else None
+    try:
+        return serve(args, listener)
+    finally:
+        if worker is not None:
+            stop_task_worker(worker)
+
+
+def serve(args: argparse.Namespace, listener: socket.socket) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     workers = settings.WEB_CONCURRENCY  # the settings load here: a broken one stops here
     config = uvicorn.Config(

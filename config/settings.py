@@ -113,6 +113,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "providers",
     "sessions_app",
@@ -265,6 +267,12 @@ SSE_KEEPALIVE_SECONDS = _at_least_one("SSE_KEEPALIVE_SECONDS", default=15)
 # PostgreSQL's default max_connections is 100; each also holds its own copy of the app
 # (about 120 MB).
 WEB_CONCURRENCY = _at_least_one("WEB_CONCURRENCY", default=min(_cores(), 8))
+
+# Background work (a gateway sync) is queued in the database and run by `manage.py
+# db_worker` (`make run` starts one beside the server; several may drain the queue).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A monitoring system's token for /gateways/stats.json (staff need none); unset: staff only.
+MONITORING_TOKEN = env.str("MONITORING_TOKEN", default="")
 
 # Secure by default: DEBUG off means HTTPS cookies unless the environment says otherwise.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fakes.upstream import in_background
+from fakes.upstream import Gate, in_background
 
 CHANNEL_TYPES = ("openai", "openai-response", "anthropic", "gemini")
 DEFAULT_ENDPOINTS = {
@@ -141,6 +141,8 @@ class GPTLoadFault:
     message: str = "An unexpected error occurred"
     body: bytes | None = None  # this raw body instead (with `status`, or 200)
     path_prefix: str = ""  # only for a call whose path starts with this (else next call)
+    # Wait here until the test opens it; then, with no status or body, answer as usual.
+    hold: Gate | None = None
 
 
 @dataclass
@@ -812,6 +814,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(401, {"code": "UNAUTHORIZED", "message": "Authentication failed"})
             return
         fault = self.fake.next_fault(parts.path)
+        if fault is not None and fault.hold is not None:
+            fault.hold.pass_through(self.connection)
+            if fault.status is None and fault.body is None:
+                fault = None
         if fault is not None:
             if fault.body is not None:
                 self._send(fault.status or 200, fault.body)

@@ -94,10 +94,10 @@ class TrackedGroup(models.Model):
 
 
 class SyncStatus(models.TextChoices):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
     CONFLICTS = "conflicts", "succeeded, with conflicts"
-    FAILED = "failed"
+    FAILED = "failed", "failed"
 
 
 class SyncRun(models.Model):
@@ -133,3 +133,13 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         kind = "dry run" if self.dry_run else "sync"
         return f"{kind} of {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    @property
+    def took(self) -> str:
+        """How long it ran, for the history: "4.2 s", "3 min 5 s"; "" while it runs."""
+        if self.finished_at is None:
+            return ""
+        seconds = (self.finished_at - self.started_at).total_seconds()
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"

@@ -189,3 +189,47 @@ def test_workers_that_cannot_load_the_app_stop_it_before_it_says_it_serves(
     assert "Serving on" not in result.stdout
     assert "Unknown level: 'LOUD'" in result.stderr
     assert result.stderr.count("Started server process") == 0
+
+
+def test_with_the_task_worker_it_runs_db_worker_beside_the_server_and_stops_both(
+    tmp_path: Path,
+) -> None:
+    env = env_for(tmp_path)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True
+    )
+    port = free_port()
+    command = [*serve_command(port), "--with-task-worker"]
+    server = subprocess.Popen(
+        command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout.readline().startswith("Serving on")
+        deadline = time.monotonic() + 60
+        while not (worker := _db_worker(children(server.pid))):
+            assert time.monotonic() < deadline, "no db_worker child within 60 s"
+            time.sleep(0.1)
+        assert healthz(port) == 200
+        server.send_signal(signal.SIGTERM)
+        _, log = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+
+    assert server.returncode == 0
+    deadline = time.monotonic() + 30
+    while not gone(worker):
+        assert time.monotonic() < deadline, "db_worker outlived the server"
+        time.sleep(0.05)
+    assert "Traceback" not in log
+
+
+def _db_worker(pids: set[int]) -> int | None:
+    for pid in pids:
+        try:
+            if b"db_worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            continue
+    return None

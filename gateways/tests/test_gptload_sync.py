@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from config.tests.uvicorn import BASE_DIR
 from fakes.gptload import FakeGPTLoad, GPTLoadFault, serving
+from fakes.upstream import Gate
 from gateways import runs, sync
 from gateways.gptload_sync import MARK
 from gateways.models import GPTLoadInstance, SyncRun, SyncStatus, TrackedGroup
@@ -344,3 +348,31 @@ def test_no_key_reaches_a_record_a_log_line_or_the_command_s_output(
         ):
             assert_keyless(text, key)
     assert "bad key" in str(failed.value)
+
+
+def test_two_processes_syncing_at_once_one_runs_the_other_is_refused(
+    served_env: dict[str, str], fake_gptload: FakeGPTLoad, gptload: GPTLoadInstance, catalogue: None
+) -> None:
+    gate = Gate()
+    fake_gptload.faults.append(GPTLoadFault(path_prefix="/api/groups", hold=gate))
+    command = [sys.executable, "manage.py", "sync_gateways"]
+    first = subprocess.Popen(
+        command, cwd=BASE_DIR, env=served_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        gate.wait_held(timeout=60)  # the first holds the lock, mid-sync
+        second = subprocess.run(
+            command, cwd=BASE_DIR, env=served_env, capture_output=True, text=True, timeout=60
+        )
+        gate.open()
+        out, _ = first.communicate(timeout=60)
+    finally:
+        gate.open()
+        if first.poll() is None:
+            first.kill()
+
+    assert second.returncode == 1
+    assert "A sync is already running: started by a command or a schedule" in second.stderr
+    assert first.returncode == 0, out
+    assert SyncRun.objects.get().status == SyncStatus.SUCCEEDED
+    assert len(fake_gptload.groups) == 6

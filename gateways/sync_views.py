@@ -1,0 +1,132 @@
+"""The Gateways page: GPT-Load's status, Sync and Dry run, the running sync's progress
+(polled), and the history; and the stats monitoring reads."""
+
+from __future__ import annotations
+
+import hmac
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from gateways import offers, runs, tasks
+from gateways.gptload import GPTLoad, GPTLoadError
+from gateways.models import GPTLoadInstance, SyncRun, SyncStatus, TrackedGroup
+from gateways.views import staff_only
+from providers.models import LLMModel, Provider
+
+HISTORY = 20  # runs the page lists
+
+
+@require_GET
+@staff_only
+def gateways(request: HttpRequest) -> HttpResponse:
+    running = SyncRun.objects.filter(status=SyncStatus.RUNNING).first()
+    context = {
+        "status": _status(),
+        "run": running or SyncRun.objects.first(),
+        "history": SyncRun.objects.all()[:HISTORY],
+        "plan": offers.current_plan(),
+    }
+    return render(request, "gateways/gateways.html", context)
+
+
+@require_GET
+@staff_only
+def status(request: HttpRequest) -> HttpResponse:
+    """The header, refreshed every 30 s: GPT-Load reached or not, its groups, the last sync."""
+    return render(request, "gateways/partials/status.html", {"status": _status()})
+
+
+@require_POST
+@staff_only
+def start_sync(request: HttpRequest) -> HttpResponse:
+    dry_run = request.POST.get("dry_run") == "1"
+    try:
+        run = runs.begin(target="gptload", dry_run=dry_run, user=request.user)
+    except runs.SyncBusyError as error:
+        messages.error(request, error.user_message)
+        return redirect("gateways:gateways")
+    tasks.sync_gateways.enqueue(run.pk)
+    if request.htmx:
+        return render(request, "gateways/partials/run.html", {"run": run})
+    return redirect("gateways:gateways")
+
+
+@require_GET
+@staff_only
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(SyncRun, pk=pk)
+    response = render(request, "gateways/partials/run.html", {"run": run})
+    if run.status != SyncStatus.RUNNING:
+        # The history gains the run: the page refreshes its table once, out of band.
+        history = SyncRun.objects.all()[:HISTORY]
+        response.write(
+            render(
+                request, "gateways/partials/history.html", {"history": history, "oob": True}
+            ).content
+        )
+    return response
+
+
+@require_GET
+@login_not_required
+def stats(request: HttpRequest) -> JsonResponse:
+    """For monitoring: staff, or `Authorization: Bearer <MONITORING_TOKEN>`; a 404 else."""
+    if not (request.user.is_staff or _monitoring(request)):
+        raise Http404
+    last = SyncRun.objects.exclude(status=SyncStatus.RUNNING).first()
+    return JsonResponse(
+        {
+            "providers": Provider.objects.filter(enabled=True).count(),
+            "models": LLMModel.objects.live().filter(enabled=True).count(),
+            "groups": TrackedGroup.objects.count(),
+            "sync_running": SyncRun.objects.filter(status=SyncStatus.RUNNING).exists(),
+            "last_sync": last
+            and {
+                "status": last.status,
+                "dry_run": last.dry_run,
+                "started_at": last.started_at.isoformat(),
+                "finished_at": last.finished_at and last.finished_at.isoformat(),
+                "changes": len(last.changes),
+                "error": last.error,
+            },
+        }
+    )
+
+
+def _monitoring(request: HttpRequest) -> bool:
+    token = settings.MONITORING_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def _status() -> dict:
+    instance = GPTLoadInstance.objects.first()
+    found = {
+        "instance": instance,
+        "last": SyncRun.objects.exclude(status=SyncStatus.RUNNING).first(),
+        "connected": False,
+        "groups": None,
+        "error": "",
+    }
+    if instance is not None:
+        try:
+            found["groups"] = async_to_sync(_count_groups)(instance)
+            found["connected"] = True
+        except GPTLoadError as error:
+            found["error"] = error.user_message
+    return found
+
+
+async def _count_groups(instance: GPTLoadInstance) -> int:
+    async with GPTLoad(
+        instance.url,
+        instance.auth_key.reveal(),
+        allow_private_network=instance.allow_private_network,
+    ) as client:
+        return len(await client.groups())
