@@ -6,12 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html_join
 
-from gateways.models import GPTLoadInstance, SyncRun, TrackedGroup
+from gateways.models import (
+    GPTLoadInstance,
+    SyncRun,
+    TierKey,
+    TrackedGroup,
+    UniApiTarget,
+    new_client_key,
+)
 from providers.forms import KeyField
+from providers.keys.encryption import Secret
 
 
 class GPTLoadInstanceForm(forms.ModelForm):
@@ -98,4 +108,45 @@ class SyncRunAdmin(_ReadOnly):
                 (c["action"], c["kind"], c["name"], f"({c['detail']})" if c["detail"] else "")
                 for c in run.changes
             ),
+        )
+
+
+@admin.register(UniApiTarget)
+class UniApiTargetAdmin(admin.ModelAdmin):
+    fields = ("path", "url", "allow_private_network", "preferences", "masked_admin_key")
+    readonly_fields = ("masked_admin_key",)
+    list_display = ("path", "url", "masked_admin_key")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not UniApiTarget.objects.exists()  # one api.yaml per Switchboard
+
+    @admin.display(description="admin key")
+    def masked_admin_key(self, obj: UniApiTarget) -> str:
+        return obj.admin_key.masked() or "generated when saved"
+
+
+@admin.register(TierKey)
+class TierKeyAdmin(_ReadOnly):
+    """Made by the sync for each tier it lists; rotated here (the next sync writes it)."""
+
+    list_display = ("tier", "masked_key", "created_at", "rotated_at")
+    fields = ("tier", "masked_key", "created_at", "rotated_at")
+    readonly_fields = fields
+    actions = ("rotate",)
+
+    @admin.display(description="API key")
+    def masked_key(self, obj: TierKey) -> str:
+        return obj.api_key.masked()
+
+    @admin.action(description="Rotate the selected tiers' uni-api keys")
+    def rotate(self, request: HttpRequest, queryset: QuerySet[TierKey]) -> None:
+        for key in queryset:
+            key.api_key = Secret(new_client_key())
+            key.rotated_at = timezone.now()
+            key.save(update_fields=["api_key", "rotated_at"])
+        self.message_user(
+            request,
+            f"{len(queryset)} key(s) rotated: the next sync writes them to api.yaml; clients "
+            "holding the old ones are refused from then on.",
+            messages.SUCCESS,
         )

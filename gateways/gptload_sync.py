@@ -56,12 +56,13 @@ class Change:
 
     action: str  # create, update, recreate, keys, add members, set weight, remove member,
     # delete, conflict, kept
-    kind: str  # standard | aggregate
+    kind: str  # standard | aggregate (GPT-Load); api.yaml (uni-api)
     name: str
     detail: str = ""
+    gateway: str = "gptload"  # or "uniapi"
 
     def as_dict(self) -> dict[str, str]:
-        return {"gateway": "gptload", **asdict(self)}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

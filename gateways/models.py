@@ -18,6 +18,10 @@ def new_proxy_key() -> str:
     return "sk-switchboard-" + secrets.token_urlsafe(32)
 
 
+def new_client_key() -> str:
+    return "sk-" + secrets.token_urlsafe(36)
+
+
 class GPTLoadInstance(models.Model):
     """The GPT-Load the catalogue is pushed to: one per Switchboard, or none."""
 
@@ -103,7 +107,7 @@ class SyncStatus(models.TextChoices):
 class SyncRun(models.Model):
     """One sync, dry or not: its progress while it runs, then its history."""
 
-    target = models.CharField(max_length=10, default="gptload")
+    target = models.CharField(max_length=10, default="all")  # all, gptload or uniapi
     dry_run = models.BooleanField(default=False)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -143,3 +147,72 @@ class SyncRun(models.Model):
         if seconds < 60:
             return f"{seconds:.1f} s"
         return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def default_preferences() -> dict:
+    """uni-api's global preferences as Switchboard writes them unless staff change them
+    (uni-api's README: model_timeout in seconds per model or `default`; a failed channel
+    rests cooldown_period seconds)."""
+    return {"model_timeout": {"default": 100}, "cooldown_period": 300}
+
+
+class UniApiTarget(models.Model):
+    """The api.yaml Switchboard writes for uni-api: one per Switchboard, or none."""
+
+    path = models.CharField(
+        "api.yaml path",
+        max_length=500,
+        help_text="Where the file is written, e.g. /shared/uni-api/api.yaml (uni-api reads it "
+        "again every few seconds).",
+    )
+    url = models.CharField(
+        "uni-api URL",
+        max_length=500,
+        blank=True,
+        help_text="The running uni-api, e.g. http://uni-api:8000, to check after writing; "
+        "empty: not checked.",
+    )
+    allow_private_network = models.BooleanField("allow a private network address", default=True)
+    admin_key: Secret = EncryptedTextField("admin key", blank=True, default="")
+    preferences = models.JSONField(default=default_preferences, blank=True)
+    singleton = models.BooleanField(default=True, editable=False, unique=True)
+
+    class Meta:
+        verbose_name = "uni-api target"
+
+    def __str__(self) -> str:
+        return f"uni-api at {self.path}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.admin_key:
+            self.admin_key = Secret(new_client_key())
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.url:
+            try:
+                validators.validate_base_url(
+                    self.url, allow_private_network=self.allow_private_network
+                )
+            except ValidationError as error:
+                raise ValidationError({"url": error}) from None
+        if not isinstance(self.preferences, dict):
+            raise ValidationError({"preferences": "Preferences are a mapping of uni-api's keys."})
+
+
+class TierKey(models.Model):
+    """A tier's uni-api client key: generated once, stored encrypted, rotatable."""
+
+    tier = models.OneToOneField("providers.Tier", on_delete=models.CASCADE, related_name="+")
+    api_key: Secret = EncryptedTextField("API key", default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"uni-api key of {self.tier}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.api_key:
+            self.api_key = Secret(new_client_key())
+        super().save(*args, **kwargs)

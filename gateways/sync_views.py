@@ -47,7 +47,7 @@ def status(request: HttpRequest) -> HttpResponse:
 def start_sync(request: HttpRequest) -> HttpResponse:
     dry_run = request.POST.get("dry_run") == "1"
     try:
-        run = runs.begin(target="gptload", dry_run=dry_run, user=request.user)
+        run = runs.begin(target="all", dry_run=dry_run, user=request.user)
     except runs.SyncBusyError as error:
         messages.error(request, error.user_message)
         return redirect("gateways:gateways")

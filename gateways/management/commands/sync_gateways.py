@@ -1,4 +1,5 @@
-"""Push the catalogue to the gateways: `manage.py sync_gateways [--target gptload] [--dry-run]`."""
+"""Push the catalogue to the gateways:
+`manage.py sync_gateways [--target all|gptload|uniapi] [--dry-run]`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ class Command(BaseCommand):
     help = "Make the configured gateways hold the catalogue's plan (--dry-run: list the changes)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--target", choices=["gptload"], default="gptload")
+        parser.add_argument(
+            "--target",
+            choices=sync.TARGETS,
+            default="all",
+            help="all (the default): GPT-Load when configured, then uni-api's api.yaml",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="read the gateways and list the changes"
         )
@@ -28,9 +34,10 @@ class Command(BaseCommand):
         verb = "would" if dry_run else "did"
         for change in run.changes:
             detail = f": {change['detail']}" if change["detail"] else ""
-            self.stdout.write(f"{change['action']} {change['kind']} {change['name']}{detail}")
+            line = f"{change['gateway']}: {change['action']} {change['kind']} {change['name']}"
+            self.stdout.write(line + detail)
         if not run.changes:
-            self.stdout.write("Nothing to change: GPT-Load holds the plan.")
+            self.stdout.write("Nothing to change: the gateways hold the plan.")
         if run.status == SyncStatus.FAILED:
             raise CommandError(f"The sync failed: {run.error}")
         summary = f"Sync {run.pk} {run.get_status_display()}: {verb} {len(run.changes)} change(s)."
