@@ -11,11 +11,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from gateways import offers, runs, tasks
+from gateways import offers, runs, sync, tasks, uniapi
 from gateways.gptload import GPTLoad, GPTLoadError
-from gateways.models import GPTLoadInstance, SyncRun, SyncStatus, TrackedGroup
+from gateways.models import GPTLoadInstance, SyncRun, SyncStatus, TrackedGroup, UniApiTarget
 from gateways.views import staff_only
 from providers.models import LLMModel, Provider
 
@@ -31,8 +32,58 @@ def gateways(request: HttpRequest) -> HttpResponse:
         "run": running or SyncRun.objects.first(),
         "history": SyncRun.objects.all()[:HISTORY],
         "plan": offers.current_plan(),
+        **_uniapi_preview(),
     }
     return render(request, "gateways/gateways.html", context)
+
+
+def _uniapi_preview() -> dict:
+    """The api.yaml a sync would write, every key masked; or why it cannot be written."""
+    target = UniApiTarget.objects.first()
+    if target is None:
+        return {"uniapi": None}
+    config, _ = sync.api_yaml(target, GPTLoadInstance.objects.first())
+    try:
+        return {"uniapi": target, "uniapi_preview": uniapi.preview(config)}
+    except uniapi.ApiYamlError as error:
+        return {"uniapi": target, "uniapi_error": error.user_message}
+
+
+@require_POST
+@staff_only
+def download_api_yaml(request: HttpRequest) -> HttpResponse:
+    """The deployable api.yaml, keys in plain: a staff action kept in the history."""
+    target = UniApiTarget.objects.first()
+    if target is None:
+        raise Http404
+    config, _ = sync.api_yaml(target, GPTLoadInstance.objects.first())
+    try:
+        text = uniapi.render(config)
+    except uniapi.ApiYamlError as error:
+        messages.error(request, error.user_message)
+        return redirect("gateways:gateways")
+    now = timezone.now()
+    SyncRun.objects.create(
+        target="uniapi",
+        started_by=request.user,
+        started_by_name=request.user.get_username(),
+        status=SyncStatus.SUCCEEDED,
+        step="Download api.yaml",
+        changes=[
+            {
+                "gateway": "uniapi",
+                "action": "download",
+                "kind": "api.yaml",
+                "name": "api.yaml",
+                "detail": "the deployable file, keys included",
+            }
+        ],
+        finished_at=now,
+    )
+    response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="api.yaml"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

@@ -193,14 +193,26 @@ def check(config: dict[str, Any]) -> None:
 
 
 def render(config: dict[str, Any]) -> str:
+    """The deployable file, keys in plain; ApiYamlError if uni-api would misread it."""
     check(config)
-    header = "# Written by Switchboard's gateway sync: changes made here are overwritten.\n"
+    return HEADER + _dump(config)
+
+
+def preview(config: dict[str, Any]) -> str:
+    """The file with every key masked, for the page; ApiYamlError as render()."""
+    check(config)
+    return HEADER + _dump(masked(config))
+
+
+HEADER = "# Written by Switchboard's gateway sync: changes made here are overwritten.\n"
+
+
+def _dump(config: dict[str, Any]) -> str:
     # safe_dump quotes what YAML would read as another type (numbers, dates, booleans).
-    return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=1000)
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=1000)
 
 
 def masked(config: dict[str, Any]) -> dict[str, Any]:
-    """The same file with every key masked, for the page's preview."""
     return {
         **config,
         "providers": [

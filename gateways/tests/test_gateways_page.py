@@ -14,7 +14,7 @@ from django.urls import reverse
 from config.tests.uvicorn import BASE_DIR, free_port
 from fakes.gptload import FakeGPTLoad
 from gateways import runs
-from gateways.models import GPTLoadInstance, SyncRun, SyncStatus
+from gateways.models import GPTLoadInstance, SyncRun, SyncStatus, UniApiTarget
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 from providers.tests.leaks import assert_keyless
 
@@ -137,3 +137,24 @@ def test_stats_for_staff_and_for_the_monitoring_token_only(
     assert as_monitor.json()["providers"] == 1
     assert Client().get(url).status_code == 404
     assert Client().get(url, HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+
+
+def test_the_api_yaml_preview_masks_keys_and_the_download_is_recorded(
+    staff_client: Client, gptload: GPTLoadInstance, tmp_path, client: Client, user
+) -> None:
+    target = UniApiTarget(path=str(tmp_path / "api.yaml"))
+    target.save()
+
+    page = staff_client.get(reverse("gateways:gateways")).content.decode()
+    download = staff_client.post(reverse("gateways:download_api_yaml"))
+
+    assert "Preview of api.yaml" in page
+    assert_keyless(page, gptload.proxy_key.reveal(), shows="/proxy/openai/v1/chat/completions")
+    assert_keyless(page, target.admin_key.reveal())
+    assert download["Content-Disposition"] == 'attachment; filename="api.yaml"'
+    assert target.admin_key.reveal() in download.content.decode()
+    recorded = SyncRun.objects.get()
+    assert recorded.changes[0]["action"] == "download"
+    assert recorded.started_by_name == "charlie"
+    client.force_login(user)
+    assert client.post(reverse("gateways:download_api_yaml")).status_code == 404

@@ -191,7 +191,7 @@ def test_the_preview_masks_every_key(target: UniApiTarget, catalogue: None) -> N
     make_tier("Everyone")
     config, clients = sync.api_yaml(target, None)
 
-    preview = yaml.safe_dump(uniapi.masked(config))
+    preview = uniapi.preview(config)
 
     for key in (OPENAI_KEY, OPENROUTER_KEY, ANTHROPIC_KEY, target.admin_key.reveal()):
         assert_keyless(preview, key, shows="providers")
