@@ -24,9 +24,11 @@ RUN SECRET_KEY=collectstatic-only \
     FIELD_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     python manage.py collectstatic --noinput -v 0
 
+# /shared/uni-api: where docker-compose.yml mounts the api.yaml a sync writes; a new volume
+# takes this folder's owner.
 RUN useradd --create-home --uid 10001 switchboard \
-    && mkdir /data \
-    && chown switchboard /data
+    && mkdir -p /data /shared/uni-api \
+    && chown switchboard /data /shared/uni-api
 USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
