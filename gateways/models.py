@@ -22,6 +22,14 @@ def new_client_key() -> str:
     return "sk-" + secrets.token_urlsafe(36)
 
 
+def _check_url(url: str, *, allow_private_network: bool) -> None:
+    """The URL rule outbound calls follow (providers.validators), as the form's url error."""
+    try:
+        validators.validate_base_url(url, allow_private_network=allow_private_network)
+    except ValidationError as error:
+        raise ValidationError({"url": error}) from None
+
+
 class GPTLoadInstance(models.Model):
     """The GPT-Load the catalogue is pushed to: one per Switchboard, or none."""
 
@@ -60,10 +68,7 @@ class GPTLoadInstance(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        try:
-            validators.validate_base_url(self.url, allow_private_network=self.allow_private_network)
-        except ValidationError as error:
-            raise ValidationError({"url": error}) from None
+        _check_url(self.url, allow_private_network=self.allow_private_network)
 
 
 class GroupKind(models.TextChoices):
@@ -191,12 +196,7 @@ class UniApiTarget(models.Model):
     def clean(self) -> None:
         super().clean()
         if self.url:
-            try:
-                validators.validate_base_url(
-                    self.url, allow_private_network=self.allow_private_network
-                )
-            except ValidationError as error:
-                raise ValidationError({"url": error}) from None
+            _check_url(self.url, allow_private_network=self.allow_private_network)
         if not isinstance(self.preferences, dict):
             raise ValidationError({"preferences": "Preferences are a mapping of uni-api's keys."})
 

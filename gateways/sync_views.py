@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -126,9 +127,12 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_not_required
-def stats(request: HttpRequest) -> JsonResponse:
-    """For monitoring: staff, or `Authorization: Bearer <MONITORING_TOKEN>`; a 404 else."""
+def stats(request: HttpRequest) -> HttpResponse:
+    """For monitoring: staff, or `Authorization: Bearer <MONITORING_TOKEN>`. Anyone else
+    is sent to log in, as on every page, or (signed in, not staff) told nothing is here."""
     if not (request.user.is_staff or _monitoring(request)):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
         raise Http404
     last = SyncRun.objects.exclude(status=SyncStatus.RUNNING).first()
     return JsonResponse(

@@ -122,7 +122,7 @@ def test_a_dry_run_from_the_page_lists_changes_and_writes_nothing(
 
 
 def test_stats_for_staff_and_for_the_monitoring_token_only(
-    client: Client, staff_client: Client, gptload: GPTLoadInstance, settings
+    client: Client, staff_client: Client, gptload: GPTLoadInstance, settings, user
 ) -> None:
     settings.MONITORING_TOKEN = "monitor-FAKE.dG9rZW4.test"
     url = reverse("gateways:stats")
@@ -135,8 +135,10 @@ def test_stats_for_staff_and_for_the_monitoring_token_only(
     assert as_staff["last_sync"]["status"] == "succeeded"
     assert as_monitor.status_code == 200
     assert as_monitor.json()["providers"] == 1
-    assert Client().get(url).status_code == 404
-    assert Client().get(url, HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    assert Client().get(url).status_code == 302  # to log in, as every page
+    assert Client().get(url, HTTP_AUTHORIZATION="Bearer wrong").status_code == 302
+    client.force_login(user)
+    assert client.get(url).status_code == 404
 
 
 def test_the_api_yaml_preview_masks_keys_and_the_download_is_recorded(

@@ -23,16 +23,14 @@ from providers.models import LLMModel
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
-    make_anthropic_provider,
+    OPENROUTER_KEY,
     make_model,
-    make_openrouter,
     make_provider,
 )
 from providers.tests.leaks import assert_keyless
 
 pytestmark = pytest.mark.django_db
 
-OPENROUTER_KEY = "sk-or-v1-FAKE.b3BlbnJvdXRlcg.test.7777"
 TOGETHER_KEY = "tgp-FAKE.dG9nZXRoZXI.test.3131"
 
 
@@ -42,18 +40,6 @@ def gptload(fake_gptload: FakeGPTLoad) -> GPTLoadInstance:
     instance.full_clean()
     instance.save()
     return GPTLoadInstance.objects.get()
-
-
-@pytest.fixture
-def catalogue() -> None:
-    """gpt-4o offered by OpenAI and OpenRouter (an aggregate); the rest by one each."""
-    openai = make_provider()
-    make_model(openai, model_id="gpt-4o")
-    make_model(openai, model_id="gpt-4.1-mini", gateway_name="fast")
-    openrouter = make_openrouter(api_key=OPENROUTER_KEY)
-    make_model(openrouter, model_id="openai/gpt-4o", gateway_name="gpt-4o")
-    make_model(openrouter, model_id="deepseek/deepseek-chat", gateway_name="deepseek-chat")
-    make_model(make_anthropic_provider(), model_id="claude-sonnet-4")
 
 
 def synced(*, dry_run: bool = False) -> SyncRun:

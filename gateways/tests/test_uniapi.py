@@ -15,32 +15,17 @@ from fakes.uniapi import FakeUniApi, serving
 from gateways import runs, sync, uniapi
 from gateways.models import GPTLoadInstance, SyncStatus, TierKey, UniApiTarget
 from gateways.plan import Offer, build
-from providers.models import LLMModel
+from providers.models import LLMModel, Provider
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
-    make_anthropic_provider,
+    OPENROUTER_KEY,
     make_model,
-    make_openrouter,
-    make_provider,
     make_tier,
 )
 from providers.tests.leaks import assert_keyless
 
 pytestmark = pytest.mark.django_db
-
-OPENROUTER_KEY = "sk-or-v1-FAKE.b3BlbnJvdXRlcg.test.7777"
-
-
-@pytest.fixture
-def catalogue() -> None:
-    openai = make_provider()
-    make_model(openai, model_id="gpt-4o")
-    make_model(openai, model_id="gpt-4.1-mini", gateway_name="fast")
-    openrouter = make_openrouter(api_key=OPENROUTER_KEY)
-    make_model(openrouter, model_id="openai/gpt-4o", gateway_name="gpt-4o")
-    make_model(openrouter, model_id="deepseek/deepseek-chat")
-    make_model(make_anthropic_provider(), model_id="claude-sonnet-4")
 
 
 @pytest.fixture
@@ -72,7 +57,7 @@ def test_without_gptload_each_provider_is_reached_at_its_own_api_with_its_key(
         "api": OPENAI_KEY,
     }
     assert providers["openrouter"]["model"] == [
-        "deepseek/deepseek-chat",
+        {"deepseek/deepseek-chat": "deepseek-chat"},
         {"openai/gpt-4o": "gpt-4o"},
     ]
     assert providers["anthropic"]["base_url"] == "https://api.anthropic.com/v1/messages"
@@ -107,6 +92,8 @@ def test_with_gptload_each_group_clients_call_is_a_provider_through_its_proxy(
 def test_each_tier_gets_a_key_limited_to_its_names_and_the_admin_key_may_use_all(
     target: UniApiTarget, catalogue: None
 ) -> None:
+    openrouter = Provider.objects.get(name="OpenRouter")
+    make_model(openrouter, model_id="qwen/qwen-2.5-72b")  # a gateway name with a slash
     staff_tier, free = make_tier("Staff"), make_tier("Free")
     for model in LLMModel.objects.exclude(model_id="gpt-4.1-mini"):
         model.allowed_tiers.add(staff_tier)
@@ -120,8 +107,9 @@ def test_each_tier_gets_a_key_limited_to_its_names_and_the_admin_key_may_use_all
     assert keys["tier-free"]["model"] == ["fast"]
     assert keys["tier-staff"]["model"] == [
         "claude-sonnet-4",
-        "<deepseek/deepseek-chat>",  # bare, uni-api would read a provider named deepseek
+        "deepseek-chat",
         "gpt-4o",
+        "<qwen/qwen-2.5-72b>",  # bare, uni-api would read a provider named qwen
     ]
     assert keys["tier-free"]["api"] == TierKey.objects.get(tier=free).api_key.reveal()
 

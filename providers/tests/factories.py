@@ -15,6 +15,7 @@ from providers.models import LLMModel, Provider, Tier
 OPENAI_KEY = "sk-proj-FAKE.Qm9vX2Zha2V.test.1234"
 ANTHROPIC_KEY = "sk-ant-api03-FAKE.ZmFrZV9h.test.5876"
 PERSONAL_KEY = "sk-FAKE.YWxpY2Vz.personal.0042"  # a person's own, beside the team's
+OPENROUTER_KEY = "sk-or-v1-FAKE.b3BlbnJvdXRlcg.test.7777"
 
 
 def build_provider(**overrides: Any) -> Provider:
