@@ -199,6 +199,18 @@ class GPTLoad:
             added += int(data["added_count"])
         return added
 
+    async def keys(self, group_id: int) -> list[str]:
+        """The group's active keys, in plain (GPT-Load lists them so): masked in every
+        message from now on, never logged."""
+        data = await self._call(
+            "GET",
+            f"/api/keys?group_id={group_id}&status=active&page_size={KEYS_PER_CALL}",
+            what=f"list the keys of group {group_id}",
+        )
+        found = [str(item["key_value"]) for item in (data or {}).get("items") or []]
+        self.hide(*found)
+        return found
+
     async def clear_keys(self, group_id: int) -> None:
         """Remove every key of the group (a rotated key's old value is not known here)."""
         await self._call(
