@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gateways.gptload import GPTLoad
+from gateways.models import GPTLoadInstance
+from gateways.sync import NO_GPTLOAD
 from gateways.uniapi import ANTHROPIC_PATH
 from providers import validators
 from providers.errors import UserFacingError
@@ -71,6 +74,23 @@ class Plan:
 # --- reading -------------------------------------------------------------------------
 
 
+def read_gptload() -> list[Found]:
+    """The configured GPT-Load instance's groups as found providers."""
+    instance = GPTLoadInstance.objects.first()
+    if instance is None:
+        raise UserFacingError(NO_GPTLOAD)
+
+    async def read() -> list[Found]:
+        async with GPTLoad(
+            instance.url,
+            instance.auth_key.reveal(),
+            allow_private_network=instance.allow_private_network,
+        ) as client:
+            return await from_gptload(client)
+
+    return async_to_sync(read)()
+
+
 async def from_gptload(client: GPTLoad) -> list[Found]:
     """GPT-Load's standard groups of the channels Switchboard speaks; aggregates only join
     groups, which are read themselves."""
@@ -97,8 +117,19 @@ async def from_gptload(client: GPTLoad) -> list[Found]:
     return found
 
 
+MAX_YAML_BYTES = 1024 * 1024  # a team's api.yaml is a few KiB
+
+
 def from_api_yaml(text: str) -> list[Found]:
+    if len(text.encode()) > MAX_YAML_BYTES:
+        raise NotGatewayConfigError("This file is over 1 MiB: no api.yaml is that large.")
     try:
+        # Aliases are refused before anything is built: a few lines of them expand to
+        # gigabytes ("billion laughs"), and uni-api's own files need none.
+        if any(isinstance(token, yaml.AliasToken) for token in yaml.scan(text)):
+            raise NotGatewayConfigError(
+                "This file uses YAML aliases (*name): write the values out instead."
+            )
         config = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

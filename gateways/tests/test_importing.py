@@ -3,10 +3,14 @@ uni-api api.yaml files, shown first, applied on --apply, conflicts named and ski
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 
 from fakes.gptload import FakeGPTLoad
 from gateways import runs, sync
@@ -140,6 +144,7 @@ def test_an_api_yaml_switchboard_wrote_imports_back_into_an_empty_catalogue(
     [
         ("providers: [a, b\n", "This is not YAML at line"),
         ("just: text\n", "has no `providers` list"),
+        ("a: &x [1, 2]\nb: [*x, *x, *x]\nproviders: []\n", "uses YAML aliases"),
         ("providers:\n  - base_url: https://x\n", "providers[1] has no provider name"),
         (
             "providers:\n  - provider: p\n    base_url: https://x/v1/chat/completions\n"
@@ -160,3 +165,48 @@ def test_a_broken_api_yaml_is_refused_saying_where(tmp_path: Path, text: str, sa
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="cannot be read: No such file"):
         call_command("import_gateway", "--from-api-yaml", str(tmp_path / "nope.yaml"))
+
+
+def test_the_page_shows_an_uploaded_file_s_import_then_applies_it_when_confirmed(
+    staff_client: Client,
+) -> None:
+    text = (
+        "providers:\n"
+        "  - provider: groq\n"
+        "    base_url: https://api.groq.com/openai/v1/chat/completions\n"
+        f"    api: {OPENAI_KEY}\n"
+        "    model:\n"
+        "      - llama-3.3-70b-versatile: llama-70b\n"
+    )
+    upload = SimpleUploadedFile("api.yaml", text.encode())
+    url = reverse("gateways:import")
+
+    shown = staff_client.post(url, {"source": "api_yaml", "file": upload}).content.decode()
+
+    assert "1 change, 0 conflicts" not in shown  # a provider and its model: two
+    assert "2 changes, 0 conflicts" in shown
+    assert "llama-3.3-70b-versatile as llama-70b" in shown
+    assert_keyless(shown.replace(html.escape(text), ""), OPENAI_KEY, shows="create provider")
+    assert Provider.objects.count() == 0
+    applied = staff_client.post(
+        url, {"source": "api_yaml", "text": text, "apply": "1"}, follow=True
+    ).content.decode()
+
+    assert "2 change(s) made" in applied
+    groq = Provider.objects.get(name="groq")
+    assert groq.base_url == "https://api.groq.com/openai/v1"
+    assert groq.models.get().gateway_name == "llama-70b"
+
+
+def test_the_page_refuses_a_binary_upload_and_non_staff(
+    staff_client: Client, client: Client, user
+) -> None:
+    upload = SimpleUploadedFile("api.yaml", b"\xff\xfe\x00binary")
+
+    page = staff_client.post(
+        reverse("gateways:import"), {"source": "api_yaml", "file": upload}, follow=True
+    )
+
+    assert "This file is not text (UTF-8)" in page.content.decode()
+    client.force_login(user)
+    assert client.post(reverse("gateways:import"), {"source": "gptload"}).status_code == 404

@@ -6,13 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gateways import importing
-from gateways.gptload import GPTLoad
-from gateways.models import GPTLoadInstance
-from gateways.sync import NO_GPTLOAD
 from providers.errors import UserFacingError
 
 
@@ -34,7 +30,11 @@ class Command(BaseCommand):
         self, *args: Any, from_gptload: bool, from_api_yaml: str | None, apply: bool, **options: Any
     ) -> None:
         try:
-            found = _gptload() if from_gptload else importing.from_api_yaml(_read(from_api_yaml))
+            found = (
+                importing.read_gptload()
+                if from_gptload
+                else importing.from_api_yaml(_read(from_api_yaml))
+            )
         except UserFacingError as error:
             raise CommandError(error.user_message) from None
         plan = importing.compare(found)
@@ -48,22 +48,6 @@ class Command(BaseCommand):
             return
         made = importing.apply(plan)
         self.stdout.write(self.style.SUCCESS(f"{made} change(s) made."))
-
-
-def _gptload() -> list[importing.Found]:
-    instance = GPTLoadInstance.objects.first()
-    if instance is None:
-        raise UserFacingError(NO_GPTLOAD)
-
-    async def read() -> list[importing.Found]:
-        async with GPTLoad(
-            instance.url,
-            instance.auth_key.reveal(),
-            allow_private_network=instance.allow_private_network,
-        ) as client:
-            return await importing.from_gptload(client)
-
-    return async_to_sync(read)()
 
 
 def _read(path: str | None) -> str:
