@@ -109,6 +109,19 @@ class SyncStatus(models.TextChoices):
     FAILED = "failed", "failed"
 
 
+# A change's action → the verb a run's summary counts it under.
+SUMMARY_VERBS = {
+    "create": "created",
+    "recreate": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "write": "written",
+    "conflict": "conflicts",
+    "kept": "kept",
+    "download": "downloaded",
+}
+
+
 class SyncRun(models.Model):
     """One sync, dry or not: its progress while it runs, then its history."""
 
@@ -152,6 +165,22 @@ class SyncRun(models.Model):
         if seconds < 60:
             return f"{seconds:.1f} s"
         return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+    @property
+    def summary(self) -> str:
+        """What it did per gateway: "GPT-Load: 4 created, 1 updated; uni-api: 1 written"."""
+        names = {"gptload": "GPT-Load", "uniapi": "uni-api"}
+        counted: dict[str, dict[str, int]] = {}
+        for change in self.changes:
+            verb = SUMMARY_VERBS.get(change["action"])
+            if verb:
+                per = counted.setdefault(change.get("gateway", "gptload"), {})
+                per[verb] = per.get(verb, 0) + 1
+        return "; ".join(
+            f"{names.get(gateway, gateway)}: "
+            + ", ".join(f"{count} {verb}" for verb, count in per.items())
+            for gateway, per in counted.items()
+        )
 
 
 def default_preferences() -> dict:

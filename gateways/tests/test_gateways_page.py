@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config.tests.uvicorn import BASE_DIR, free_port
-from fakes.gptload import FakeGPTLoad
+from fakes.gptload import FakeGPTLoad, GPTLoadFault
 from gateways import runs
 from gateways.models import GPTLoadInstance, SyncRun, SyncStatus, UniApiTarget
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
@@ -160,3 +160,24 @@ def test_the_api_yaml_preview_masks_keys_and_the_download_is_recorded(
     assert recorded.started_by_name == "charlie"
     client.force_login(user)
     assert client.post(reverse("gateways:download_api_yaml")).status_code == 404
+
+
+def test_a_failed_run_offers_retry_and_the_history_sums_up_each_gateway(
+    served_env: dict[str, str],
+    staff_client: Client,
+    gptload: GPTLoadInstance,
+    fake_gptload: FakeGPTLoad,
+) -> None:
+    fake_gptload.faults.append(GPTLoadFault(status=500, path_prefix="/api/keys/add-multiple"))
+    staff_client.post(reverse("gateways:sync"), {"dry_run": "0"})
+    work_the_queue(served_env)
+    failed = SyncRun.objects.get()
+
+    page = staff_client.get(reverse("gateways:run", args=[failed.pk])).content.decode()
+
+    assert "Sync failed" in page
+    assert ">Retry</button>" in page
+    assert "GPT-Load: 1 created" in page  # the history, out of band
+    staff_client.post(reverse("gateways:sync"), {"dry_run": "0"})
+    work_the_queue(served_env)
+    assert SyncRun.objects.first().status == SyncStatus.SUCCEEDED
