@@ -39,9 +39,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from fakes.upstream import Gate, in_background
+from fakes.upstream import NOT_JSON, Gate, in_background, read_request
 
 CHANNEL_TYPES = ("openai", "openai-response", "anthropic", "gemini")
 DEFAULT_ENDPOINTS = {
@@ -279,7 +278,7 @@ class _Api:
         raw = self.call.body
         if raw is None:
             raise _Refusal(400, "INVALID_JSON", "EOF")
-        if raw is _NOT_JSON:
+        if raw is NOT_JSON:
             raise _Refusal(400, "INVALID_JSON", "invalid character looking for beginning of value")
         return raw
 
@@ -624,20 +623,7 @@ class _Api:
 
     def add_keys(self) -> tuple[int, Any]:
         body = self.json_body()
-        group_id, text = body.get("group_id"), body.get("keys_text")
-        if not isinstance(group_id, int) or isinstance(group_id, bool) or group_id < 0:
-            raise _Refusal(
-                400,
-                "INVALID_JSON",
-                "json: cannot unmarshal into Go struct field KeyTextRequest.group_id of type uint",
-            )
-        if not group_id:
-            raise _Refusal(
-                400,
-                "INVALID_JSON",
-                "Key: 'KeyTextRequest.GroupID' Error:Field validation for 'GroupID' failed on "
-                "the 'required' tag",
-            )
+        group_id, text = _group_id(body, "KeyTextRequest"), body.get("keys_text")
         if not text:
             raise _Refusal(
                 400,
@@ -673,18 +659,30 @@ class _Api:
 
     def clear_keys(self) -> tuple[int, Any]:
         body = self.json_body()
-        group_id = body.get("group_id")
-        if not isinstance(group_id, int) or isinstance(group_id, bool) or group_id <= 0:
-            raise _Refusal(
-                400,
-                "INVALID_JSON",
-                "Key: 'GroupIDRequest.GroupID' Error:Field validation for 'GroupID' failed on "
-                "the 'required' tag",
-            )
+        group_id = _group_id(body, "GroupIDRequest")
         self.found(group_id)
         count = len(self.fake.keys[group_id])
         self.fake.keys[group_id] = []
         return self.ok(message_id="keys.cleared", count=count)
+
+
+def _group_id(body: dict[str, Any], struct: str) -> int:
+    """The body's group_id as gin binds it into `struct`: a uint that is required."""
+    group_id = body.get("group_id")
+    if not isinstance(group_id, int) or isinstance(group_id, bool) or group_id < 0:
+        raise _Refusal(
+            400,
+            "INVALID_JSON",
+            f"json: cannot unmarshal into Go struct field {struct}.group_id of type uint",
+        )
+    if not group_id:
+        raise _Refusal(
+            400,
+            "INVALID_JSON",
+            f"Key: '{struct}.GroupID' Error:Field validation for 'GroupID' failed on "
+            "the 'required' tag",
+        )
+    return group_id
 
 
 ROUTES = [
@@ -763,9 +761,6 @@ def _parse_keys(text: str) -> list[str]:
     return seen
 
 
-_NOT_JSON = object()
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeGPTLoad
@@ -786,34 +781,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = _NOT_JSON
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        call = Call(self.command, parts.path, query, headers, None if body is _NOT_JSON else body)
+        request = read_request(self)
+        path, query, headers, body = request.path, request.query, request.headers, request.body
+        call = Call(self.command, path, query, headers, None if body is NOT_JSON else body)
         self.fake.calls.append(call)
-        if parts.path != "/" and parts.path.endswith("/"):  # gin's RedirectTrailingSlash
-            self._send(307 if self.command != "GET" else 301, b"", parts.path.rstrip("/"))
+        if path != "/" and path.endswith("/"):  # gin's RedirectTrailingSlash
+            self._send(307 if self.command != "GET" else 301, b"", path.rstrip("/"))
             return
         if self.fake.version == "v2":
-            self._v2(parts.path)
+            self._v2(path)
             return
-        if parts.path == "/health":
+        if path == "/health":
             self._json(200, {"status": "healthy", "timestamp": _now(), "uptime": "1h0m0s"})
             return
-        api = _Api(self.fake, Call(self.command, parts.path, query, headers, body))
+        api = _Api(self.fake, Call(self.command, path, query, headers, body))
         if api.handler() is None:  # before any auth, as gin's NoRoute
             self._json(404, {"error": "Not Found"})
             return
         if not self._authorised(query, headers):
             self._json(401, {"code": "UNAUTHORIZED", "message": "Authentication failed"})
             return
-        fault = self.fake.next_fault(parts.path)
+        fault = self.fake.next_fault(path)
         if fault is not None and fault.hold is not None:
             fault.hold.pass_through(self.connection)
             if fault.status is None and fault.body is None:
@@ -824,7 +812,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(fault.status or 500, {"code": fault.code, "message": fault.message})
             return
-        status, payload = self.fake.answer(Call(self.command, parts.path, query, headers, body))
+        status, payload = self.fake.answer(Call(self.command, path, query, headers, body))
         self._json(status, payload)
 
     def _authorised(self, query: dict[str, str], headers: dict[str, str]) -> bool:

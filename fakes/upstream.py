@@ -210,6 +210,27 @@ class RecordedRequest:
         return self.headers.get("x-api-key", bearer)
 
 
+NOT_JSON = object()  # a body was sent, and it is not JSON
+
+
+def read_request(handler: BaseHTTPRequestHandler) -> RecordedRequest:
+    """What `handler` was sent, its body parsed as JSON (None when absent, else NOT_JSON)."""
+    parts = urlsplit(handler.path)
+    length = int(handler.headers.get("Content-Length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = NOT_JSON
+    return RecordedRequest(
+        method=handler.command,
+        path=parts.path,
+        query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+        headers={k.lower(): v for k, v in handler.headers.items()},
+        body=body,
+    )
+
+
 @dataclass
 class FakeUpstream:
     api_key: str | None = None
@@ -285,20 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.upstream.finished()
 
     def _answer(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        request = RecordedRequest(
-            method=self.command,
-            path=parts.path,
-            query={k: v[-1] for k, v in parse_qs(parts.query).items()},
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-        )
+        request = read_request(self)
+        if request.body is NOT_JSON:
+            request.body = None
         self.upstream.record(request)
         fault = self.upstream.next_fault()
         if self._left_while_held(fault, tokens_sent=None):

@@ -55,6 +55,7 @@ class Step:
     action: str  # create provider, add model, conflict, unchanged, skipped
     provider: str
     detail: str
+    model: tuple[str, str] | None = None  # (original, gateway name) a step adds
 
 
 @dataclass
@@ -81,11 +82,7 @@ def read_gptload() -> list[Found]:
         raise UserFacingError(NO_GPTLOAD)
 
     async def read() -> list[Found]:
-        async with GPTLoad(
-            instance.url,
-            instance.auth_key.reveal(),
-            allow_private_network=instance.allow_private_network,
-        ) as client:
+        async with instance.client() as client:
             return await from_gptload(client)
 
     return async_to_sync(read)()
@@ -252,7 +249,7 @@ def _model_steps(provider: Found, held: dict[str, str]) -> list[Step]:
         else:
             names[name] = original
             shown = original if name == original else f"{original} as {name}"
-            steps.append(Step("add model", provider.name, shown))
+            steps.append(Step("add model", provider.name, shown, (original, name)))
     return steps
 
 
@@ -260,7 +257,7 @@ def _model_steps(provider: Found, held: dict[str, str]) -> list[Step]:
 def apply(plan: Plan) -> int:
     """Make the plan's changes (not its conflicts); how many."""
     created = {s.provider for s in plan.changes if s.action == "create provider"}
-    adding = {(s.provider, s.detail) for s in plan.changes if s.action == "add model"}
+    adding = {(s.provider, s.model) for s in plan.changes if s.action == "add model"}
     made = 0
     for found in plan.found:
         if found.name in created:
@@ -279,8 +276,7 @@ def apply(plan: Plan) -> int:
         else:
             provider = Provider.objects.filter(name=found.name).first()
         for original, name in found.models:
-            shown = original if name == original else f"{original} as {name}"
-            if provider is None or (found.name, shown) not in adding:
+            if provider is None or (found.name, (original, name)) not in adding:
                 continue
             model = LLMModel(
                 provider=provider,

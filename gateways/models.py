@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from gateways.gptload import GPTLoad
 from providers import validators
 from providers.keys.encryption import Secret
 from providers.keys.fields import EncryptedTextField
@@ -69,6 +70,12 @@ class GPTLoadInstance(models.Model):
     def clean(self) -> None:
         super().clean()
         _check_url(self.url, allow_private_network=self.allow_private_network)
+
+    def client(self) -> GPTLoad:
+        """A client for this instance's management API; use it with `async with`."""
+        return GPTLoad(
+            self.url, self.auth_key.reveal(), allow_private_network=self.allow_private_network
+        )
 
 
 class GroupKind(models.TextChoices):

@@ -18,7 +18,6 @@ import httpx2
 from asgiref.sync import async_to_sync, sync_to_async
 
 from gateways import gptload_sync, offers, plan, runs, uniapi
-from gateways.gptload import GPTLoad
 from gateways.gptload_sync import Change, Sync, Wanted
 from gateways.models import GPTLoadInstance, GroupKind, SyncRun, TierKey, UniApiTarget
 from providers import access
@@ -90,11 +89,7 @@ async def _to_gptload(
     instance: GPTLoadInstance, run: SyncRun, changes: list[Change], progress: gptload_sync.Progress
 ) -> None:
     wanted = await sync_to_async(wanted_groups)()
-    async with GPTLoad(
-        instance.url,
-        instance.auth_key.reveal(),
-        allow_private_network=instance.allow_private_network,
-    ) as client:
+    async with instance.client() as client:
         sync = Sync(
             client,
             instance,

@@ -47,7 +47,11 @@ def test_the_header_says_connected_with_the_group_count(
 ) -> None:
     fake_gptload.add_group(name="theirs", test_model="x")
 
-    html = staff_client.get(reverse("gateways:gateways")).content.decode()
+    page = staff_client.get(reverse("gateways:gateways")).content.decode()
+    assert "checking…" in page and 'hx-trigger="load, every 30s"' in page
+    assert not fake_gptload.calls, "the page itself waits for no GPT-Load"
+
+    html = staff_client.get(reverse("gateways:status")).content.decode()
 
     assert '<span class="connection connected">connected</span> · 1 group' in html
     assert_keyless(html, fake_gptload.auth_key, shows=fake_gptload.url)
