@@ -35,15 +35,21 @@ class Broadcast:
 
     Every event is kept until the answer ends, so a reader that comes late (a reconnect,
     a second tab) starts from the first: the answer's size bounds it (ANSWER_MAX_CHARS).
-    The task never waits for a reader.
+    Of the `html` events only the newest is kept: each is the whole answer so far. The
+    task never waits for a reader.
     """
 
     def __init__(self) -> None:
-        self.events: list[str] = []
+        self.events: list[str] = []  # "" where an html event was overtaken
         self.ended = False
         self._changed = asyncio.Event()
+        self._html: int | None = None  # where the newest html event is
 
     def publish(self, event: str) -> None:
+        if event.startswith(streaming.HTML_EVENT):
+            if self._html is not None:
+                self.events[self._html] = ""
+            self._html = len(self.events)
         self.events.append(event)
         self._wake()
 
@@ -62,7 +68,8 @@ class Broadcast:
         sent = 0
         while True:
             while sent < len(self.events):
-                yield self.events[sent]
+                if event := self.events[sent]:
+                    yield event
                 sent += 1
             if self.ended:
                 return

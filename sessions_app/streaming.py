@@ -2,12 +2,15 @@
 
 Send (or the stream, for an answer nobody started) claims the message first
 (Message.claim), so only one task ever calls the provider for it. Deltas go out as
-`delta` events, HTML-escaped. Every CHECKPOINT_SECONDS, whether tokens come or not, one
-checkpoint saves the text not saved yet, touches the row (the heartbeat a follower in any
-process reads) and notices a Stop from any process; the stream ends with one `done`
-event carrying the finished message, rendered once. A Stop, an upstream error, the
-model's output limit or the server stopping keeps the text that arrived. The relay runs
-as a task of its own (sessions_app/answers.py), so no reader going away ends it.
+`delta` events, HTML-escaped: the text as it came, for any client. The page reads `html`
+events instead: the whole text so far rendered by the same renderer and sanitizer as the
+finished answer (rendering.py), at the cadence _Formatting sets. Every CHECKPOINT_SECONDS,
+whether tokens come or not, one checkpoint saves the text not saved yet, touches the row
+(the heartbeat a follower in any process reads) and notices a Stop from any process; the
+stream ends with one `done` event carrying the finished message, rendered once. A Stop,
+an upstream error, the model's output limit or the server stopping keeps the text that
+arrived. The relay runs as a task of its own (sessions_app/answers.py), so no reader
+going away ends it.
 
 Every database trip a stream makes (the claim, each checkpoint, the end, a follower's
 poll) gives its connection back when it is done (database_trip): on PostgreSQL to the
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -41,7 +45,7 @@ from providers import access
 from providers.errors import UserFacingError
 from providers.runners.base import Event, Finish, ProviderError, TextDelta, Usage
 from providers.runners.router import stream_reply
-from sessions_app import attempts
+from sessions_app import attempts, rendering
 from sessions_app.attempts import FALLBACK_ON, Candidate, Chain, Try, ms_since
 from sessions_app.models import Message, Status
 from usage import quotas, recording
@@ -90,6 +94,39 @@ def sse(event: str, data: str) -> str:
     return f"event: {event}\n{fields}\n"
 
 
+# The least time between two renders of a streaming answer, however cheap: at a token
+# every 20 ms, a render every third token still looks live.
+RENDER_GAP_SECONDS = 0.05
+# And a render may cost at most this share of the time: a long answer, slower to render
+# whole, is rendered less often.
+RENDER_SHARE = 0.05
+
+
+HTML = "html"
+HTML_EVENT = f"event: {HTML}\n"  # how an html event begins (answers.Broadcast keeps the last)
+
+
+class _Formatting:
+    """When a streaming answer is rendered again for the page: its first text at once,
+    then when RENDER_GAP_SECONDS and the render's own cost allow (checked at each delta
+    and each checkpoint, so text that arrived just after a render follows soon)."""
+
+    def __init__(self) -> None:
+        self.at = -math.inf
+        self.cost = 0.0
+        self.length = 0  # of the text rendered last
+
+    def event(self, text: str) -> str | None:
+        """An `html` event of `text`, when one is due; else None."""
+        now = time.monotonic()
+        gap = max(RENDER_GAP_SECONDS, self.cost / RENDER_SHARE)
+        if len(text) == self.length or now - self.at < gap:
+            return None
+        html = rendering.render_markdown(text)
+        self.at, self.cost, self.length = now, time.monotonic() - now, len(text)
+        return sse(HTML, html)
+
+
 class _Answer:
     """The answer's text as it arrives, kept to its size limit.
 
@@ -131,6 +168,7 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
     """Events for a message this process has claimed, given what claim() read for it."""
     started = time.monotonic()
     answer = _Answer(settings.ANSWER_MAX_CHARS)
+    formatting = _Formatting()
     chain = start.chain if isinstance(start, Start) else None
     attempt: Try | None = None  # the try under way
     ttft_ms: int | None = None
@@ -152,11 +190,15 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
                         if event is TICK:
                             if stopped := await database_trip(message.checkpoint, answer.unsaved()):
                                 break
+                            if html := formatting.event(answer.text()):
+                                yield html
                         elif isinstance(event, TextDelta):
                             attempt.first_token()
                             ttft_ms = ttft_ms or ms_since(started)  # the person's wait
                             if kept := answer.add(event.text):
                                 yield sse("delta", escape(kept))
+                                if html := formatting.event(answer.text()):
+                                    yield html
                             if answer.cut:
                                 break
                         elif isinstance(event, Usage):
@@ -353,16 +395,19 @@ async def _read_into(queue: asyncio.Queue[object], events: AsyncIterator[Event])
 async def follow(message: Message) -> AsyncIterator[str]:
     """For a connection that lost the claim (a reconnect, a second tab): the stored text,
     then what the streaming connection checkpoints, until the answer ends."""
-    sent = 0
+    sent = ""  # the text so far, read a part at a time
+    formatting = _Formatting()
     deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
     sent_at = time.monotonic()
     while True:
-        unsent, is_open = await database_trip(_poll, message.pk, sent)
+        unsent, is_open = await database_trip(_poll, message.pk, len(sent))
         if unsent:
             yield sse("delta", escape(unsent))
-            sent += len(unsent)
+            sent += unsent
             sent_at = time.monotonic()
-        elif time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
+        if html := formatting.event(sent):
+            yield html
+        elif not unsent and time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
             yield KEEPALIVE
             sent_at = time.monotonic()
         if not is_open or time.monotonic() > deadline:

@@ -7,6 +7,7 @@ app_name = "sessions_app"
 urlpatterns = [
     path("", views.index, name="index"),
     path("chat/new/", views.new, name="new"),
+    path("chat/code.css", views.code_css, name="code_css"),
     path("chat/send/", views.send, name="send_first"),
     path("chat/<uuid:session_id>/", views.session_page, name="session"),
     path("chat/<uuid:session_id>/send/", views.send, name="send"),

@@ -9,6 +9,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -20,7 +21,7 @@ from django_htmx.http import (
 from providers import access
 from providers.errors import UserFacingError
 from providers.models import Provider
-from sessions_app import answers, streaming
+from sessions_app import answers, rendering, streaming
 from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
 
@@ -54,6 +55,7 @@ def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
         "chat_messages": session.messages_to_show() if session else [],
         "form": form,
         "has_models": preselected is not None,
+        "renderer": rendering.RENDERER,
         "model_notice": notice,
         **(_first_steps(request) if preselected is None else {}),
     }
@@ -72,6 +74,13 @@ def _first_steps(request: HttpRequest) -> dict:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "sessions_app/session.html", _page_context(request, None))
+
+
+@require_GET
+@cache_control(max_age=24 * 3600, private=True)
+def code_css(request: HttpRequest) -> HttpResponse:
+    """The highlighted code's colours (rendering.code_stylesheet); its URL names the renderer."""
+    return HttpResponse(rendering.code_stylesheet(), content_type="text/css; charset=utf-8")
 
 
 @require_POST

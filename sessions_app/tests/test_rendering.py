@@ -7,7 +7,7 @@ def test_markdown_renders_code_and_lists() -> None:
     html = render_markdown("Hi **there**\n\n```python\nprint(1)\n```\n\n- a\n- b")
 
     assert "<strong>there</strong>" in html
-    assert '<pre><code class="language-python">print(1)\n</code></pre>' in html
+    assert '<pre><code class="language-python"><span class="nb">print</span>' in html
     assert "<li>a</li>" in html
 
 
@@ -28,3 +28,17 @@ def test_links_are_safe() -> None:
     assert 'rel="noopener noreferrer nofollow"' in html
     assert 'href="javascript:' not in html
     assert "[bad](javascript:alert(1))" in html  # left as plain text
+
+
+def test_code_is_highlighted_with_token_classes_only() -> None:
+    html = render_markdown("```python\nx = '<b>'\n```\n\n```no-such-language\na < b\n```")
+
+    assert '<span class="s1">&#39;&lt;b&gt;&#39;</span>' in html or "&lt;b&gt;" in html
+    assert '<span class="n">x</span>' in html
+    assert '<code class="language-no-such-language">a &lt; b\n</code>' in html
+
+
+def test_a_model_cannot_style_the_page_through_the_code_classes() -> None:
+    html = render_markdown('```\n<span class="k" style="color:red">x</span>\n```')
+
+    assert "<span" not in html  # the model's own tags stay text, inside code or not

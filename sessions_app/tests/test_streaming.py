@@ -379,7 +379,7 @@ def test_a_silent_stream_sends_keep_alive_comments_a_browser_ignores(
     gate.open()
 
     events = reader.finish()
-    assert [name for name, _ in events] == ["delta"] * 4 + ["done"]
+    assert [name for name, _ in events if name != "html"] == ["delta"] * 4 + ["done"]
     assert 'data-status="done"' in events[-1][1]
     reply.refresh_from_db()
     assert (reply.status, reply.content) == ("done", "Hello, world!")
@@ -605,11 +605,13 @@ def test_the_follower_stream_frames_stored_text_safely(
 
     events = read_events(stream_url(asgi_server, reply), cookies)
 
-    assert [name for name, _ in events] == ["delta", "done"]
+    assert [name for name, _ in events] == ["delta", "html", "done"]
     assert "pwned" in events[0][1]
-    assert 'data-status="done"' in events[1][1]
-    assert "pwned" in events[1][1]
-    assert "&lt;p id=" in events[1][1]  # shown as text
+    assert '<p id="forged">' not in events[1][1]
+    assert "&lt;p id=" in events[1][1]
+    assert 'data-status="done"' in events[2][1]
+    assert "pwned" in events[2][1]
+    assert "&lt;p id=" in events[2][1]  # shown as text
     assert '<p id="forged">' not in events[1][1]
 
 
@@ -663,3 +665,32 @@ def test_a_provider_whose_base_url_cannot_be_used_fails_its_answer_only(
     assert (doomed.status, doomed.error) == ("error", problem)
     assert 'data-status="done"' in answered[-1][1]
     # and no traceback in the server's log: checked for every served test (conftest)
+
+
+def test_the_page_gets_the_answer_formatted_while_it_streams(
+    asgi_server: str, reply: Message, cookies: dict[str, str], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.reply = [
+        "## Plan\n\n- one\n",
+        "- two <script>x</script>\n\n",
+        "```python\nx = 1\n",
+        "```\n",
+    ]
+    gate = Gate()  # held inside the code block
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=3))
+    reader = Reader(stream_url(asgi_server, reply), cookies)
+    deadline = time.monotonic() + 30
+    gate.wait_held()
+    while not any(
+        '<span class="n">x</span>' in data for name, data in reader.events if name == "html"
+    ):
+        assert time.monotonic() < deadline, f"events so far: {reader.events}"
+        time.sleep(0.05)
+    gate.open()
+
+    events = reader.finish()
+    formatted = [data for name, data in events if name == "html"]
+    assert "<h2>Plan</h2>" in formatted[0]  # the first part, formatted at once
+    assert all("<script" not in html for html in formatted)
+    assert "<li>two &lt;script&gt;x&lt;/script&gt;</li>" in formatted[-1]
+    assert formatted[-1] in events[-1][1]  # as the finished answer shows it: no jump

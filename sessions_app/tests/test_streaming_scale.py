@@ -69,7 +69,7 @@ def test_two_hundred_streams_at_once_all_finish(
     assert not failures, f"{len(failures)} of 200 streams failed, the first: {failures[0]!r}"
     for text in texts:
         events = event_stream.parse(text)
-        assert [name for name, _ in events] == ["delta"] * 4 + ["done"]
+        assert [name for name, _ in events if name != "html"] == ["delta"] * 4 + ["done"]
         assert 'data-status="done"' in events[-1][1]
     statuses = set(Message.objects.filter(pk__in=[a.pk for a in answers]).values_list("status"))
     assert statuses == {("done",)}
@@ -102,4 +102,4 @@ def test_streams_waiting_on_their_provider_hold_no_database_connection(
     gate.open()
 
     for reader in readers:
-        assert [name for name, _ in reader.finish()] == ["delta"] * 4 + ["done"]
+        assert [name for name, _ in reader.finish() if name != "html"] == ["delta"] * 4 + ["done"]

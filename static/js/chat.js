@@ -1,6 +1,6 @@
 // Chat page behaviour htmx does not cover: Enter sends, Shift+Enter breaks the line;
-// the composer clears after a send; new text keeps the conversation scrolled; Copy; a form
-// with data-confirm asks first (the Content-Security-Policy forbids inline handlers).
+// the composer clears after a send; new text keeps the conversation scrolled; Copy of an
+// answer and of each code block; a form with data-confirm asks first (the Content-Security-Policy forbids inline handlers).
 "use strict";
 document.addEventListener("keydown", (event) => {
   const box = event.target;
@@ -23,23 +23,65 @@ const scrollToEnd = () => {
 document.addEventListener("htmx:afterSwap", scrollToEnd);
 document.addEventListener("htmx:sseMessage", scrollToEnd);
 
-document.addEventListener("click", async (event) => {
-  const button = event.target.closest("button.copy");
-  if (!button) return;
-  const text = fetch(button.dataset.copyUrl, { credentials: "same-origin" }).then((answer) =>
-    answer.ok ? answer.text() : Promise.reject(new Error(`HTTP ${answer.status}`)),
-  );
-  if (window.ClipboardItem) {
+// navigator.clipboard exists only in a secure context (https, localhost): on plain http
+// under another host name a selected textarea and execCommand("copy") still reach it.
+const copyText = async (text) => {
+  if (navigator.clipboard && window.ClipboardItem) {
     // Handing the clipboard a promise keeps the click's permission while the text loads
     // (Safari refuses a write that comes after an awaited fetch).
-    const blob = text.then((plain) => new Blob([plain], { type: "text/plain" }));
+    const blob = Promise.resolve(text).then((plain) => new Blob([plain], { type: "text/plain" }));
     await navigator.clipboard.write([new ClipboardItem({ "text/plain": blob })]);
-  } else {
+  } else if (navigator.clipboard) {
     await navigator.clipboard.writeText(await text);
+  } else {
+    const area = document.createElement("textarea");
+    area.value = await text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand("copy");
+    area.remove();
+    if (!copied) throw new Error("the browser refused to copy");
   }
-  button.textContent = "Copied";
+};
+
+const copied = (button, label) => {
+  button.textContent = label;
   setTimeout(() => (button.textContent = "Copy"), 1500);
+};
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.copy, button.copy-code");
+  if (!button) return;
+  const text = button.classList.contains("copy-code")
+    ? button.closest("pre").querySelector("code").textContent
+    : fetch(button.dataset.copyUrl, { credentials: "same-origin" }).then((answer) =>
+        answer.ok ? answer.text() : Promise.reject(new Error(`HTTP ${answer.status}`)),
+      );
+  try {
+    await copyText(text);
+    copied(button, "Copied");
+  } catch {
+    copied(button, "Copy failed");
+  }
 });
+
+// Each code block gets its own Copy, in finished answers and streaming ones alike (a
+// streaming answer's blocks are swapped in anew as it grows).
+const addCodeCopy = (root) => {
+  const blocks = root.matches?.(".markdown pre") ? [root] : root.querySelectorAll(".markdown pre");
+  for (const pre of blocks) {
+    if (pre.querySelector(":scope > button.copy-code") || !pre.querySelector("code")) continue;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-code";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy this code");
+    pre.prepend(button);
+  }
+};
+document.addEventListener("htmx:load", (event) => addCodeCopy(event.target));
 
 document.addEventListener("submit", (event) => {
   const question = event.target.dataset.confirm;
