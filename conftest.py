@@ -34,6 +34,9 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-background-networking",
     "--no-first-run",
+    # A host name that is not localhost, for what a browser allows only on a secure
+    # origin (the clipboard API): plain http under this name is not one.
+    "--host-resolver-rules=MAP switchboard.test 127.0.0.1",
 ]
 
 

@@ -11,5 +11,16 @@ urlpatterns = [
     path("", include("gateways.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
-    path("", include(([path("healthz", views.healthz, name="healthz")], "config"))),
+    path(
+        "",
+        include(
+            (
+                [
+                    path("healthz", views.healthz, name="healthz"),
+                    path("favicon.ico", views.favicon, name="favicon"),
+                ],
+                "config",
+            )
+        ),
+    ),
 ]

@@ -7,7 +7,8 @@ import logging
 import psycopg
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,3 +45,10 @@ def _reach_database() -> None:
     pool.open(wait=False)
     with pool.connection(timeout=HEALTH_CHECK_SECONDS) as pooled:
         pooled.execute("SELECT 1").fetchone()
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """/favicon.ico, which browsers ask for on pages without our <link> (the admin's)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -127,9 +127,7 @@ class ChatSession(models.Model):
 
 _AUDIT_ONLY = (
     "llm_model",
-    "input_tokens",
     "cached_tokens",
-    "ttft_ms",
     "stop_requested",
     "created_at",
     "updated_at",

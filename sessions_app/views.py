@@ -118,6 +118,7 @@ def _send(
             response = reswap(retarget(response, "#composer"), "outerHTML")
         return response, None, None
     session = session or ChatSession.objects.create(owner=request.user)
+    titled = not session.title  # the first question names the chat: the page shows it at once
     question, reply = session.start_turn(
         content=form.cleaned_data["content"], model=form.cleaned_data["model"]
     )
@@ -128,7 +129,7 @@ def _send(
     elif session_id is None:  # the first message of a new chat: load its page
         response = HttpResponseClientRedirect(session.get_absolute_url())
     else:
-        context = {"session": session, "question": question, "reply": reply}
+        context = {"session": session, "question": question, "reply": reply, "titled": titled}
         response = render(request, "sessions_app/partials/turn.html", context)
     return response, reply, start
 

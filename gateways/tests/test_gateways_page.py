@@ -48,7 +48,8 @@ def test_the_header_says_connected_with_the_group_count(
     fake_gptload.add_group(name="theirs", test_model="x")
 
     page = staff_client.get(reverse("gateways:gateways")).content.decode()
-    assert "checking…" in page and 'hx-trigger="load, every 30s"' in page
+    assert "checking…" in page
+    assert 'hx-trigger="load, every 30s"' in page
     assert not fake_gptload.calls, "the page itself waits for no GPT-Load"
 
     html = staff_client.get(reverse("gateways:status")).content.decode()

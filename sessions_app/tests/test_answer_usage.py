@@ -93,7 +93,8 @@ def test_an_answer_records_the_tokens_its_provider_reported_and_their_cost(
     answer.refresh_from_db()
     assert answer.cost == expected
     shown = "0.0000462 USD" if protocol == "openai" else "0.0000488 USD"
-    assert f"4 tokens · {shown}" in events[-1][1]
+    assert f"tokens {input_tokens} in / 4 out · {shown}" in events[-1][1]
+    assert f"first token {answer.ttft_ms} ms · total {answer.latency_ms} ms" in events[-1][1]
 
 
 def test_the_cost_is_kept_as_it_was_when_prices_change_later(

@@ -21,6 +21,7 @@ const scrollToEnd = () => {
   if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
 };
 document.addEventListener("htmx:afterSwap", scrollToEnd);
+scrollToEnd(); // a reopened chat opens at its latest message (this script is deferred)
 document.addEventListener("htmx:sseMessage", scrollToEnd);
 
 // navigator.clipboard exists only in a secure context (https, localhost): on plain http
@@ -86,4 +87,38 @@ document.addEventListener("htmx:load", (event) => addCodeCopy(event.target));
 document.addEventListener("submit", (event) => {
   const question = event.target.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();
+});
+
+// While an answer waits for its first token, it says for how long (the server said how
+// long it had waited when it rendered; the first formatted text replaces the line).
+setInterval(() => {
+  for (const line of document.querySelectorAll(".waiting[data-waited]")) {
+    line.dataset.since ??= String(performance.now());
+    const counted = (performance.now() - Number(line.dataset.since)) / 1000;
+    const seconds = Math.floor(Number(line.dataset.waited) + counted);
+    line.querySelector(".elapsed").textContent = `${seconds} s`;
+  }
+}, 1000);
+
+// Shortcuts (listed under the composer): Esc stops the answer streaming; "/" (outside a
+// text field) or Shift+Esc focuses the message box; Ctrl+Shift+O starts a new chat.
+document.addEventListener("keydown", (event) => {
+  if (event.isComposing) return;
+  const typing = event.target.closest?.("input, textarea, select, [contenteditable]");
+  if (event.key === "Escape" && event.shiftKey) {
+    event.preventDefault();
+    document.getElementById("id_content")?.focus();
+  } else if (event.key === "Escape") {
+    const stop = [...document.querySelectorAll("form.stop button")].pop();
+    if (stop) {
+      event.preventDefault();
+      stop.click();
+    }
+  } else if (event.key === "/" && !typing) {
+    event.preventDefault();
+    document.getElementById("id_content")?.focus();
+  } else if (event.key.toLowerCase() === "o" && event.ctrlKey && event.shiftKey) {
+    event.preventDefault();
+    document.getElementById("new-chat")?.requestSubmit();
+  }
 });
