@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
 
-OPEN_TO_EVERYONE = {"/accounts/login/", "/healthz", "/admin/login/"}
+OPEN_TO_EVERYONE = {"/accounts/login/", "/healthz", "/admin/login/", "/favicon.ico"}
 
 
 def concrete_paths(patterns: list, prefix: str = "") -> Iterator[str]:

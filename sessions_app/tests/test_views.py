@@ -605,8 +605,8 @@ def test_an_answer_shows_its_size_and_time_once_it_has_them(
 
     page = alice.get(session.get_absolute_url()).content.decode()
 
-    assert '<span class="muted stats">9 tokens · 80 ms</span>' in page  # done
-    assert '<span class="muted stats">40 ms</span>' in page  # error: no usage came
+    assert '<span class="muted stats">total 80 ms · tokens ? in / 9 out</span>' in page  # done
+    assert '<span class="muted stats">total 40 ms</span>' in page  # error: no usage came
     assert page.count('class="muted stats"') == 2  # stopped and streaming: no time yet
 
 
