@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import psycopg
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
-from django.templatetags.static import static
-from django.views.decorators.cache import never_cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ def _reach_database() -> None:
 
 @login_not_required
 @require_GET
-def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+@cache_control(max_age=24 * 3600, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
     """/favicon.ico, which browsers ask for on pages without our <link> (the admin's)."""
-    return HttpResponsePermanentRedirect(static("favicon.svg"))
+    icon = (settings.BASE_DIR / "static" / "favicon.svg").read_bytes()
+    return HttpResponse(icon, content_type="image/svg+xml")
