@@ -32,7 +32,7 @@ from pygments.util import ClassNotFound
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
-# A streaming answer is rendered again as it grows (streaming.Formatting), and its closed
+# A streaming answer is rendered again as it grows (streaming._Formatting), and its closed
 # code blocks do not change: highlighting each once keeps those renders cheap.
 @lru_cache(maxsize=64)
 def _highlight(code: str, language: str, _attributes: str) -> str:

@@ -116,14 +116,16 @@ class _Formatting:
         self.cost = 0.0
         self.length = 0  # of the text rendered last
 
-    def event(self, text: str) -> str | None:
-        """An `html` event of `text`, when one is due; else None."""
+    def event(self, length: int, text: Callable[[], str]) -> str | None:
+        """An `html` event of the `length` characters `text()` gives, when one is due; else
+        None. The text is asked for only then: copying a long answer at every token
+        would cost what the cadence saves."""
         now = time.monotonic()
         gap = max(RENDER_GAP_SECONDS, self.cost / RENDER_SHARE)
-        if len(text) == self.length or now - self.at < gap:
+        if length == self.length or now - self.at < gap:
             return None
-        html = rendering.render_markdown(text)
-        self.at, self.cost, self.length = now, time.monotonic() - now, len(text)
+        html = rendering.render_markdown(text())
+        self.at, self.cost, self.length = now, time.monotonic() - now, length
         return sse(HTML, html)
 
 
@@ -190,14 +192,14 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
                         if event is TICK:
                             if stopped := await database_trip(message.checkpoint, answer.unsaved()):
                                 break
-                            if html := formatting.event(answer.text()):
+                            if html := formatting.event(answer.length, answer.text):
                                 yield html
                         elif isinstance(event, TextDelta):
                             attempt.first_token()
                             ttft_ms = ttft_ms or ms_since(started)  # the person's wait
                             if kept := answer.add(event.text):
                                 yield sse("delta", escape(kept))
-                                if html := formatting.event(answer.text()):
+                                if html := formatting.event(answer.length, answer.text):
                                     yield html
                             if answer.cut:
                                 break
@@ -405,7 +407,7 @@ async def follow(message: Message) -> AsyncIterator[str]:
             yield sse("delta", escape(unsent))
             sent += unsent
             sent_at = time.monotonic()
-        if html := formatting.event(sent):
+        if html := formatting.event(len(sent), lambda text=sent: text):
             yield html
         elif not unsent and time.monotonic() - sent_at >= settings.SSE_KEEPALIVE_SECONDS:
             yield KEEPALIVE

@@ -1,6 +1,7 @@
 // Chat page behaviour htmx does not cover: Enter sends, Shift+Enter breaks the line;
 // the composer clears after a send; new text keeps the conversation scrolled; Copy of an
-// answer and of each code block; a form with data-confirm asks first (the Content-Security-Policy forbids inline handlers).
+// answer and of each code block; a form with data-confirm asks first (the
+// Content-Security-Policy forbids inline handlers); the shortcuts.
 "use strict";
 document.addEventListener("keydown", (event) => {
   const box = event.target;
@@ -41,9 +42,9 @@ const copyText = async (text) => {
     area.className = "offscreen";
     document.body.append(area);
     area.select();
-    const copied = document.execCommand("copy");
+    const done = document.execCommand("copy");
     area.remove();
-    if (!copied) throw new Error("the browser refused to copy");
+    if (!done) throw new Error("the browser refused to copy");
   }
 };
 
