@@ -1,14 +1,19 @@
-"""What goes upstream with a message: the model's system prompt, then as much of the
-conversation as fits the model's context budget, newest turns first."""
+"""What goes upstream with a message: the model's system prompt and the chat's, then as
+much of the message's branch of the conversation as fits the model's context budget,
+newest turns first."""
 
 from __future__ import annotations
 
 from providers.models import LLMModel
 from providers.runners.base import ChatMessage, ChatRequest
+from sessions_app.branches import Tree
 from sessions_app.models import Message, Role, Status
 
 # The budget when a model sets no "context_tokens": small enough for every current model.
 DEFAULT_CONTEXT_TOKENS = 16_000
+
+# An answer still streaming (another turn's, sent meanwhile) has no text to send yet.
+_ENDED = (Status.DONE, Status.STOPPED, Status.ERROR)
 
 
 def estimate_tokens(text: str) -> int:
@@ -22,22 +27,21 @@ def build_request(reply: Message, model: LLMModel) -> tuple[ChatRequest, int]:
     settings = dict(model.settings or {})
     settings.pop("max_answer_chars", None)  # Switchboard's own limit, not the upstream's
     budget = settings.pop("context_tokens", DEFAULT_CONTEXT_TOKENS)
-    budget -= estimate_tokens(settings.get("system_prompt", ""))
-    earlier = (
-        reply.session.messages.filter(
-            role__in=[Role.USER, Role.ASSISTANT],
-            status__in=[Status.DONE, Status.STOPPED, Status.ERROR],
-            created_at__lte=reply.created_at,
+    system = "\n\n".join(p for p in (settings.get("system_prompt"), reply.system_prompt) if p)
+    if system:
+        settings["system_prompt"] = system
+    budget -= estimate_tokens(system)
+    tree = Tree(
+        Message.objects.filter(session_id=reply.session_id).only(
+            "parent_id", "role", "content", "status"
         )
-        .exclude(pk=reply.pk)
-        .exclude(content="")
-        .order_by("created_at", "id")
     )
-    turns: list[ChatMessage] = []
-    for m in earlier:
-        if turns and m.role == Role.ASSISTANT and turns[-1].role == Role.ASSISTANT:
-            turns.pop()  # a regenerated answer replaces the one before it
-        turns.append(ChatMessage(m.role, m.content))
+    earlier = tree.branch(tree.find(reply.pk))[:-1]
+    turns = [
+        ChatMessage(m.role, m.content)
+        for m in earlier
+        if m.role in (Role.USER, Role.ASSISTANT) and m.status in _ENDED and m.content
+    ]
     kept: list[ChatMessage] = []
     for turn in reversed(turns):  # the question itself is newest, and always goes
         cost = estimate_tokens(turn.content)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from providers.forms import ModelChoiceMixin, ModelPickerField
-from sessions_app.models import Message, Role
+from sessions_app.models import SYSTEM_PROMPT_MAX_CHARS, Message, Role
 from usage import quotas
 
 # A shortlisted picker keeps the models of the person's latest answers: up to eight
@@ -58,3 +58,19 @@ class ChooseModelForm(ModelChoiceMixin):
 
 class RenameForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200, strip=True)
+
+
+class SystemPromptForm(forms.Form):
+    system_prompt = forms.CharField(
+        label="System prompt",
+        required=False,
+        max_length=SYSTEM_PROMPT_MAX_CHARS,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class OpenMessageForm(forms.Form):
+    """?message=<id> on a chat's page: the message to open it at."""
+
+    message = forms.UUIDField(required=False)

@@ -21,7 +21,10 @@ from django.utils.safestring import SafeString, mark_safe
 
 from providers.errors import UserFacingError
 from providers.models import LLMModel
-from sessions_app import rendering
+from sessions_app import branches, rendering
+
+# As long as a model's own system prompt may be (providers/validators.py).
+SYSTEM_PROMPT_MAX_CHARS = 20_000
 
 
 class ChatSession(models.Model):
@@ -38,6 +41,21 @@ class ChatSession(models.Model):
         related_name="+",
         help_text="The model used last; preselected when the session is reopened.",
     )
+    current_leaf = models.ForeignKey(
+        "Message",
+        # Messages go only with their session, which goes with them; no per-row
+        # cascade or SET NULL is needed, and none keeps a chat's deletion one query.
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where the branch shown ends: the conversation continues from here.",
+    )
+    system_prompt = models.TextField(
+        blank=True,
+        max_length=SYSTEM_PROMPT_MAX_CHARS,
+        help_text="Sent with every question of this chat, after the model's own.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,41 +70,73 @@ class ChatSession(models.Model):
         return reverse("sessions_app:session", args=[self.public_id])
 
     def start_turn(self, *, content: str, model: LLMModel) -> tuple[Message, Message]:
-        """Save the question and a pending answer from `model`; the model becomes current."""
+        """Save the question after the branch shown and a pending answer from `model`;
+        the model becomes current."""
         with transaction.atomic():
-            self._lock()
-            question = self.messages.create(role=Role.USER, content=content, status=Status.DONE)
-            reply = self._pending_answer(model)
-            self.current_model = model
+            leaf_id = self._lock()
+            question, reply = self._turn(content, model, after_id=leaf_id)
             if not self.title:
                 self.title = title_from(content)
-            self.save(update_fields=["current_model", "title", "updated_at"])
+            self.save(update_fields=["current_model", "current_leaf", "title", "updated_at"])
+        return question, reply
+
+    def edit(self, question: Message, *, content: str, model: LLMModel) -> tuple[Message, Message]:
+        """Send `question` again as `content`: a new version of it, with its own answer,
+        the branch shown from now on; the old one stays, with all that followed it."""
+        if question.role != Role.USER or question.session_id != self.pk:
+            raise EditError("Only a question of this chat can be edited.")
+        with transaction.atomic():
+            self._lock()
+            question, reply = self._turn(content, model, after_id=question.parent_id)
+            self.save(update_fields=["current_model", "current_leaf", "updated_at"])
         return question, reply
 
     def answer_again(self, answer: Message, *, model: LLMModel) -> Message:
-        """A new pending answer to the question `answer` answered (Regenerate, Retry).
+        """A new version of `answer` (Regenerate, Retry): a pending answer to its question.
 
-        Only the latest answer may be redone, so a conversation never branches; the old
-        answer stays in the record, and only the newest goes upstream with later turns.
-        """
+        Only the answer the conversation ends at, once finished, may be redone (to branch
+        off earlier, edit the question); the old answer stays as the version before."""
         with transaction.atomic():
-            self._lock()
+            leaf_id = self._lock()
             # Read under the lock, not from `answer`: the caller's copy may be stale.
-            latest = self.messages.order_by("-created_at", "-id").first()
-            if latest != answer or latest.role != Role.ASSISTANT or latest.is_open:
+            latest = self.messages.filter(pk=answer.pk, role=Role.ASSISTANT).first()
+            if latest is None or latest.pk != leaf_id or latest.is_open:
                 raise AnswerAgainError("Only the last, finished answer can be answered again.")
-            reply = self._pending_answer(model)
+            reply = self._pending_answer(model, question_id=latest.parent_id)
             self.current_model = model
-            self.save(update_fields=["current_model", "updated_at"])
+            self.current_leaf = reply
+            self.save(update_fields=["current_model", "current_leaf", "updated_at"])
         return reply
 
-    def messages_to_show(self) -> list[Message]:
-        """The messages in order, each finished answer with its HTML current. Answers whose
-        stored HTML another renderer made, or none, are rendered here and stored back in
-        one query, so a chat pays for a renderer change once, not on every view."""
+    def show(self, message: Message) -> None:
+        """Show the branch through `message` (another version chosen): the conversation
+        continues from there."""
+        self.current_leaf = self.tree().leaf_below(message)
+        self.save(update_fields=["current_leaf"])
+
+    def tree(self) -> branches.Tree[Message]:
+        """The chat's messages as a tree, with only what finding a branch needs."""
+        return branches.Tree(self.messages.only("public_id", "parent_id", "role", "session_id"))
+
+    def messages_to_show(self, *, through: uuid.UUID | None = None) -> list[Message]:
+        """The branch shown, in order, each message with its `versions` and each finished
+        answer with its HTML current; the branch through the message `through` when it
+        is on another (a search result opened), which is then the one shown.
+
+        Answers whose stored HTML another renderer made, or none, are rendered here and
+        stored back in one query, so a chat pays for a renderer change once, not on
+        every view."""
         # Without the audit fields no page shows: converting them was a fifth of the
         # query's time for a long chat.
-        messages = list(self.messages.defer(*_AUDIT_ONLY))
+        tree = branches.Tree(self.messages.defer(*_AUDIT_ONLY))
+        messages = tree.branch(tree.find(self.current_leaf_id))
+        wanted = next((m for m in tree if m.public_id == through), None) if through else None
+        if wanted is not None and wanted not in messages:
+            self.current_leaf = tree.leaf_below(wanted)
+            self.save(update_fields=["current_leaf"])
+            messages = tree.branch(self.current_leaf)
+        for message in messages:
+            message.versions = tree.versions(message)
         stale = [
             m
             for m in messages
@@ -104,24 +154,45 @@ class ChatSession(models.Model):
         )
         return messages
 
-    def _lock(self) -> None:
-        """One turn or answer again at a time per session, so each reads the messages the
-        one before it wrote. Locking the newest message is not enough: under READ
+    def _lock(self) -> int | None:
+        """One change of the tree at a time per session, so each reads the messages the
+        one before it wrote; returns the current leaf and reads the system prompt as they
+        are under the lock. Locking the newest message is not enough: under READ
         COMMITTED a second transaction waiting on it re-reads only that row, never the
         answer the first one added. PostgreSQL takes the session's row lock here; SQLite
         ignores select_for_update, and its IMMEDIATE transactions (config/settings.py)
         already hold the write lock from BEGIN."""
-        ChatSession.objects.select_for_update().filter(pk=self.pk).first()
+        leaf_id, self.system_prompt = (
+            ChatSession.objects.select_for_update()
+            .filter(pk=self.pk)
+            .values_list("current_leaf", "system_prompt")
+            .get()
+        )
+        return leaf_id
 
-    def _pending_answer(self, model: LLMModel) -> Message:
-        # The snapshots keep the audit tag readable after the model is deleted.
+    def _turn(
+        self, content: str, model: LLMModel, *, after_id: int | None
+    ) -> tuple[Message, Message]:
+        question = self.messages.create(
+            role=Role.USER, content=content, status=Status.DONE, parent_id=after_id
+        )
+        reply = self._pending_answer(model, question_id=question.pk)
+        self.current_model = model
+        self.current_leaf = reply
+        return question, reply
+
+    def _pending_answer(self, model: LLMModel, *, question_id: int | None) -> Message:
+        # The snapshots keep the audit tag readable after the model is deleted, and the
+        # chat's system prompt as it was asked with.
         return self.messages.create(
             role=Role.ASSISTANT,
             status=Status.PENDING,
+            parent_id=question_id,
             llm_model=model,
             model_id=model.model_id,
             model_display_name=model.label,
             provider_name=model.provider.name,
+            system_prompt=self.system_prompt,
         )
 
 
@@ -135,6 +206,10 @@ _AUDIT_ONLY = (
 
 
 class AnswerAgainError(UserFacingError):
+    pass
+
+
+class EditError(UserFacingError):
     pass
 
 
@@ -163,6 +238,15 @@ class Status(models.TextChoices):
 class Message(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,  # as ChatSession.current_leaf: they go with their session
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The message this one follows: a question the answer before it, an "
+        "answer its question (sessions_app/branches.py).",
+    )
     role = models.CharField(max_length=20, choices=Role)
     content = models.TextField(blank=True)
     content_html = models.TextField(
@@ -193,6 +277,9 @@ class Message(models.Model):
     stop_requested = models.BooleanField(default=False)
     used_personal_key = models.BooleanField(
         default=False, help_text="Answered with the person's own key, not the team's."
+    )
+    system_prompt = models.TextField(
+        blank=True, help_text="The chat's system prompt when this answer was asked for."
     )
     turns_left_out = models.PositiveIntegerField(
         default=0, help_text="Earlier turns not sent, to fit the model's context budget."

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
     HttpResponseClientRefresh,
@@ -21,8 +26,15 @@ from django_htmx.http import (
 from providers import access
 from providers.errors import UserFacingError
 from providers.models import Provider
-from sessions_app import answers, rendering, streaming
-from sessions_app.forms import AnswerAgainForm, ChooseModelForm, MessageForm, RenameForm
+from sessions_app import answers, export, rendering, search, streaming
+from sessions_app.forms import (
+    AnswerAgainForm,
+    ChooseModelForm,
+    MessageForm,
+    OpenMessageForm,
+    RenameForm,
+    SystemPromptForm,
+)
 from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
 
 
@@ -35,8 +47,11 @@ def _session(request: HttpRequest, session_id: UUID) -> ChatSession:
     return get_object_or_404(_sessions_of(request), public_id=session_id)
 
 
-def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
-    """What the chat page needs: the sidebar, the conversation, and the composer."""
+def _page_context(
+    request: HttpRequest, session: ChatSession | None, *, through: UUID | None = None
+) -> dict:
+    """What the chat page needs: the sidebar, the conversation (the branch through the
+    message `through`, if given), and the composer."""
     form = MessageForm(user=request.user)
     current = session.current_model if session else None
     try:
@@ -52,7 +67,7 @@ def _page_context(request: HttpRequest, session: ChatSession | None) -> dict:
     return {
         "sessions": _sessions_of(request)[:100],
         "session": session,
-        "chat_messages": session.messages_to_show() if session else [],
+        "chat_messages": session.messages_to_show(through=through) if session else [],
         "form": form,
         "has_models": preselected is not None,
         "renderer": rendering.RENDERER,
@@ -90,8 +105,22 @@ def new(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def session_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """The chat; ?message=<id> (a search result) shows the branch that message is on."""
     session = _session(request, session_id)
-    return render(request, "sessions_app/session.html", _page_context(request, session))
+    form = OpenMessageForm(request.GET)
+    through = form.cleaned_data["message"] if form.is_valid() else None
+    context = _page_context(request, session, through=through)
+    return render(request, "sessions_app/session.html", context)
+
+
+@require_GET
+def search_chats(request: HttpRequest) -> HttpResponse:
+    """The person's chats and messages matching ?q=: the sidebar's results, or a page."""
+    query = request.GET.get("q", "")
+    context = {"query": query, "hits": search.search(request.user, query)}
+    if request.htmx:
+        return render(request, "sessions_app/partials/search_results.html", context)
+    return render(request, "sessions_app/session.html", {**_page_context(request, None), **context})
 
 
 @require_POST
@@ -102,36 +131,99 @@ async def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResp
     return response
 
 
+@require_http_methods(["GET", "POST"])
+async def edit(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    """GET: the question as a form, in its place. POST: send it again as edited, a new
+    version of it with its own answer (ChatSession.edit); the page shows its branch."""
+    if request.method == "GET":
+        return await sync_to_async(_edit_form)(request, session_id, message_id)
+    response, reply, start = await streaming.database_trip(_send, request, session_id, message_id)
+    if start is not None:
+        answers.start(reply, start)
+    return response
+
+
 def _send(
-    request: HttpRequest, session_id: UUID | None
+    request: HttpRequest, session_id: UUID | None, edited_id: UUID | None = None
 ) -> tuple[HttpResponse, Message | None, streaming.Start | Exception | None]:
-    """Save the turn and, served under ASGI, claim its answer for this process, in one
-    trip. A WSGI request (Django's test client) has no loop that outlives it to run the
-    answer on: its stream starts it (stream)."""
+    """Save the turn (a new one, or an edited question's) and, served under ASGI, claim
+    its answer for this process, in one trip. A WSGI request (Django's test client) has
+    no loop that outlives it to run the answer on: its stream starts it (stream)."""
     session = _session(request, session_id) if session_id else None
-    form = MessageForm(request.POST, user=request.user)
+    edited = _question(session, edited_id) if edited_id else None
+    data = request.POST
+    if edited and "model" not in data:  # a page without JS posts the text alone
+        data = data.copy()
+        data["model"] = str(session.current_model_id or "")
+    form = MessageForm(data, user=request.user)
     if not form.is_valid():
-        # htmx does not swap 4xx bodies by default: answer 200 and aim at the composer.
-        context = {"form": form, "session": session, "has_models": True}
-        response = render(request, "sessions_app/partials/composer.html", context)
-        if request.htmx:
-            response = reswap(retarget(response, "#composer"), "outerHTML")
-        return response, None, None
+        return _refused(request, form, session, edited), None, None
     session = session or ChatSession.objects.create(owner=request.user)
     titled = not session.title  # the first question names the chat: the page shows it at once
-    question, reply = session.start_turn(
-        content=form.cleaned_data["content"], model=form.cleaned_data["model"]
-    )
+    content, model = form.cleaned_data["content"], form.cleaned_data["model"]
+    if edited:
+        question, reply = session.edit(edited, content=content, model=model)
+    else:
+        question, reply = session.start_turn(content=content, model=model)
     here = isinstance(request, ASGIRequest)
     start = streaming.claim(reply, granted=form.grant) if here else None
     if not request.htmx:
         response = redirect(session)
     elif session_id is None:  # the first message of a new chat: load its page
         response = HttpResponseClientRedirect(session.get_absolute_url())
+    elif edited:  # the branch below the question changed: the whole conversation is new
+        response = _branch(request, session)
     else:
         context = {"session": session, "question": question, "reply": reply, "titled": titled}
         response = render(request, "sessions_app/partials/turn.html", context)
     return response, reply, start
+
+
+def _refused(
+    request: HttpRequest, form: MessageForm, session: ChatSession | None, edited: Message | None
+) -> HttpResponse:
+    """The form again, with its errors and what was typed."""
+    # htmx does not swap 4xx bodies by default: answer 200 and aim at the form.
+    if edited and not request.htmx:
+        return _editing_page(request, session, edited, form)
+    if edited:
+        context = {"message": edited, "edit_form": form}
+        response = render(request, "sessions_app/partials/edit.html", context)
+        target = f"#message-{edited.public_id} > .bubble"
+    else:
+        context = {"form": form, "session": session, "has_models": True}
+        response = render(request, "sessions_app/partials/composer.html", context)
+        target = "#composer"
+    if request.htmx:
+        response = reswap(retarget(response, target), "outerHTML")
+    return response
+
+
+def _question(session: ChatSession, message_id: UUID) -> Message:
+    return get_object_or_404(session.messages, public_id=message_id, role=Role.USER)
+
+
+def _edit_form(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    session = _session(request, session_id)
+    question = _question(session, message_id)
+    form = MessageForm(initial={"content": question.content}, user=request.user)
+    if not request.htmx:
+        return _editing_page(request, session, question, form)
+    context = {"message": question, "edit_form": form}
+    return render(request, "sessions_app/partials/edit.html", context)
+
+
+def _editing_page(
+    request: HttpRequest, session: ChatSession, question: Message, form: MessageForm
+) -> HttpResponse:
+    """The chat page with `question` as a form in its place: Edit without JS."""
+    context = {**_page_context(request, session), "editing": question.pk, "edit_form": form}
+    return render(request, "sessions_app/session.html", context)
+
+
+def _branch(request: HttpRequest, session: ChatSession) -> HttpResponse:
+    context = {"chat_messages": session.messages_to_show()}
+    return render(request, "sessions_app/partials/branch.html", context)
 
 
 @require_GET
@@ -186,7 +278,8 @@ def answer_text(request: HttpRequest, session_id: UUID, message_id: UUID) -> Htt
 
 @require_POST
 def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
-    """Regenerate (with the model picked now) or Retry (with the answer's own model)."""
+    """Regenerate (with the model picked now) or Retry (with the answer's own model): a
+    new version of the answer, shown in its place."""
     session = _session(request, session_id)
     answer = get_object_or_404(session.messages, public_id=message_id)
     form = AnswerAgainForm(request.POST, user=request.user)
@@ -201,7 +294,37 @@ def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> Ht
         return HttpResponseClientRefresh() if request.htmx else redirect(session)
     if not request.htmx:
         return redirect(session)
+    reply.versions = session.tree().versions(reply)
     return render(request, "sessions_app/partials/message.html", {"message": reply})
+
+
+@require_POST
+def show(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    """Another version chosen: its branch is shown, and the chat continues from it."""
+    session = _session(request, session_id)
+    session.show(get_object_or_404(session.messages, public_id=message_id))
+    if not request.htmx:
+        return redirect(f"{session.get_absolute_url()}#message-{message_id}")
+    return _branch(request, session)
+
+
+@require_POST
+def system_prompt(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """The chat's own system prompt: sent, after the model's, with every later question."""
+    session = _session(request, session_id)
+    form = SystemPromptForm(request.POST)
+    if form.is_valid():
+        session.system_prompt = form.cleaned_data["system_prompt"]
+        session.save(update_fields=["system_prompt", "updated_at"])
+        messages.success(
+            request,
+            "System prompt saved: it goes with every question from now on."
+            if session.system_prompt
+            else "System prompt removed.",
+        )
+    else:
+        messages.error(request, " ".join(form.errors["system_prompt"]))
+    return redirect(session)
 
 
 @require_POST
@@ -235,6 +358,17 @@ def rename(request: HttpRequest, session_id: UUID) -> HttpResponse:
     else:
         messages.error(request, "A title needs one to 200 characters.")
     return redirect(session)
+
+
+@require_GET
+def export_chat(request: HttpRequest, session_id: UUID, extension: str) -> HttpResponse:
+    """The chat as a file to download: Markdown to read, JSON with every version."""
+    session = _session(request, session_id)
+    write, content_type = export.FORMATS[extension]
+    response = HttpResponse(write(session), content_type=content_type)
+    name = export.filename(session, extension)  # ASCII: slugify's
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @require_POST

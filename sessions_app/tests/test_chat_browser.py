@@ -96,10 +96,12 @@ def test_regenerate_answers_again_with_the_model_picked_now(
     page.get_by_label("Model").select_option(label="Claude Sonnet")
     answers(page).first.get_by_role("button", name="Regenerate").click()
 
-    again = answers(page).nth(1)
+    again = answers(page).first  # in the old one's place, as its second version
+    expect(again.locator(".model-name")).to_have_text("Claude Sonnet")
     expect(again).to_have_attribute("data-status", "done")
     expect(again).to_contain_text("Hello, world!")
-    expect(again.locator(".model-name")).to_have_text("Claude Sonnet")
+    expect(answers(page)).to_have_count(1)
+    expect(page.locator(".versions .position")).to_have_text("2 / 2")
     assert [r.protocol for r in fake_upstream.requests] == ["openai", "anthropic"]
 
 

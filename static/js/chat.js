@@ -5,7 +5,8 @@
 "use strict";
 document.addEventListener("keydown", (event) => {
   const box = event.target;
-  if (box.id !== "id_content" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  const sends = box.id === "id_content" || box.classList?.contains("edit-content");
+  if (!sends || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
   event.preventDefault();
   if (box.value.trim()) box.form.requestSubmit();
 });
@@ -21,8 +22,17 @@ const scrollToEnd = () => {
   const list = document.getElementById("messages");
   if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
 };
-document.addEventListener("htmx:afterSwap", scrollToEnd);
-scrollToEnd(); // a reopened chat opens at its latest message (this script is deferred)
+// Another version chosen keeps that message in view; anything else new is at the end.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const chosen = event.detail.requestConfig?.elt?.dataset?.scrollTo;
+  if (chosen) document.getElementById(chosen)?.scrollIntoView({ block: "nearest" });
+  else scrollToEnd();
+});
+// A reopened chat opens at its latest message, one opened from a search result at that
+// message (this script is deferred: the page is parsed).
+const opened = location.hash && document.getElementById(location.hash.slice(1));
+if (opened) opened.scrollIntoView({ block: "center" });
+else scrollToEnd();
 document.addEventListener("htmx:sseMessage", scrollToEnd);
 
 // navigator.clipboard exists only in a secure context (https, localhost): on plain http
