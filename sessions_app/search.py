@@ -12,12 +12,7 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.postgres.search import (
-    SearchHeadline,
-    SearchQuery,
-    SearchRank,
-    SearchVector,
-)
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import F, QuerySet
 
@@ -28,8 +23,6 @@ TITLE_LIMIT = 10
 MAX_QUERY_CHARS = 200
 CONTEXT_CHARS = 60  # around a substring's match
 CONFIG = "simple"  # no stemming: chats mix languages, and code
-# Marks PostgreSQL puts around the words it found: characters no chat text carries.
-_START, _STOP = "\x02", "\x03"
 
 
 @dataclass(frozen=True)
@@ -44,7 +37,7 @@ def search(user: AbstractBaseUser, query: str) -> list[Hit]:
     if not query:
         return []
     titles = ChatSession.objects.filter(owner=user, title__icontains=query)[:TITLE_LIMIT]
-    hits = [Hit(s, None, _cut(s.title, query)) for s in titles]
+    hits = [Hit(s, None, _excerpt(s.title, [query], words=False)) for s in titles]
     messages = Message.objects.filter(
         session__owner=user, role__in=[Role.USER, Role.ASSISTANT]
     ).select_related("session")
@@ -57,47 +50,68 @@ def _full_text(messages: QuerySet[Message], query: str) -> list[Hit]:
     matched = (
         messages.annotate(document=SearchVector("content", config=CONFIG))
         .filter(document=words)
-        .annotate(
-            rank=SearchRank(F("document"), words),
-            headline=SearchHeadline(
-                "content",
-                words,
-                config=CONFIG,
-                start_sel=_START,
-                stop_sel=_STOP,
-                max_words=24,
-                min_words=12,
-            ),
-        )
+        .annotate(rank=SearchRank(F("document"), words))
         .order_by("-rank", "-created_at")[:LIMIT]
     )
-    return [Hit(m.session, m, _marked(m.headline)) for m in matched]
+    # The excerpt is cut here, not by ts_headline: that one drops whatever looks like an
+    # HTML tag, and a chat about HTML would read wrong.
+    terms = _terms(query)
+    return [Hit(m.session, m, _excerpt(m.content, terms, words=True)) for m in matched]
 
 
 def _substring(messages: QuerySet[Message], query: str) -> list[Hit]:
     matched = messages.filter(content__icontains=query).order_by("-created_at")[:LIMIT]
-    return [Hit(m.session, m, _cut(m.content, query)) for m in matched]
+    return [Hit(m.session, m, _excerpt(m.content, [query], words=False)) for m in matched]
 
 
-def _marked(headline: str) -> tuple[tuple[str, bool], ...]:
+def _terms(query: str) -> list[str]:
+    """The words a websearch query looks for: quotes dropped, -left-out words and "or"
+    left out."""
+    words = query.replace('"', " ").split()
+    return [w for w in words if not w.startswith("-") and w.lower() != "or"] or [query]
+
+
+def _excerpt(text: str, terms: list[str], *, words: bool) -> tuple[tuple[str, bool], ...]:
+    """`text` around the first place one of `terms` is, each of them marked there; as
+    whole words when `words` (full-text search matched words)."""
+    pattern = re.compile(
+        "|".join(_alternative(t, words) for t in sorted(terms, key=len, reverse=True)), re.I
+    )
+    first = pattern.search(text)
+    at = first.start() if first else 0
+    start = max(0, at - CONTEXT_CHARS)
+    end = (first.end() if first else at) + CONTEXT_CHARS
+    window = text[start:end]
     parts: list[tuple[str, bool]] = []
-    for piece in headline.split(_START):
-        found, _, rest = piece.rpartition(_STOP) if _STOP in piece else ("", "", piece)
-        parts += [(found, True), (rest, False)]
-    return tuple((_squeezed(text), marked) for text, marked in parts if text)
+    cursor = 0
+    for match in pattern.finditer(window):
+        parts += [(window[cursor : match.start()], False), (match.group(), True)]
+        cursor = match.end()
+    parts.append((window[cursor:], False))
+    if start:
+        parts.insert(0, ("…", False))
+    if end < len(text):
+        parts.append(("…", False))
+    squeezed = [(_squeezed(part), marked) for part, marked in parts if part]
+    return tuple(_trimmed(squeezed))
 
 
-def _cut(text: str, query: str) -> tuple[tuple[str, bool], ...]:
-    """`text` around the first place `query` is, the place marked."""
-    at = text.lower().find(query.lower())
-    if at < 0:  # matched by the database's case folding, not Python's
-        return ((_squeezed(text[: 2 * CONTEXT_CHARS]), False),)
-    start, end = max(0, at - CONTEXT_CHARS), at + len(query)
-    before = ("…" if start else "") + _squeezed(text[start:at]).lstrip()
-    after = _squeezed(text[end : end + CONTEXT_CHARS]).rstrip()
-    after += "…" if end + CONTEXT_CHARS < len(text) else ""
-    parts = ((before, False), (text[at:end], True), (after, False))
-    return tuple(part for part in parts if part[0])
+def _alternative(term: str, words: bool) -> str:
+    escaped = re.escape(term)
+    if not words:
+        return escaped
+    # A word's edge only where the term has one: "connect_db(" ends in no word.
+    before = r"\b" if re.match(r"\w", term) else ""
+    after = r"\b" if re.search(r"\w$", term) else ""
+    return f"{before}{escaped}{after}"
+
+
+def _trimmed(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """No white space at the excerpt's ends."""
+    if parts:
+        parts[0] = (parts[0][0].lstrip(), parts[0][1])
+        parts[-1] = (parts[-1][0].rstrip(), parts[-1][1])
+    return [part for part in parts if part[0]]
 
 
 def _squeezed(text: str) -> str:

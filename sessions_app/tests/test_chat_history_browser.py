@@ -1,8 +1,12 @@
-"""Versions and edits in Chromium: an answer asked for again and a question edited keep
+"""A chat's history in Chromium: an answer asked for again and a question edited keep
 the earlier ones, one click away ("1 / 2"), and what goes upstream is the branch shown;
-the chat's own system prompt reaches the upstream and stays on each answer."""
+the chat's own system prompt reaches the upstream and stays on each answer; search
+finds a message and opens the chat at it; export downloads the chat with its audit."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -122,3 +126,54 @@ def test_the_chats_system_prompt_reaches_the_upstream_and_stays_on_the_answer(
     expect(badge).to_have_attribute("title", "Answer like a pirate.")
     first = page.locator('article[data-role="assistant"]').first
     expect(first.locator(".badge", has_text="system prompt")).to_have_count(0)
+
+
+def test_search_finds_a_message_on_another_branch_and_opens_the_chat_there(
+    user: User, model: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server, "alice")
+    ask(page, "Tell me about otters", "Otters hold hands while they sleep.", fake_upstream)
+    fake_upstream.reply = ["Otters are weasels."]
+    last_answer(page).get_by_role("button", name="Regenerate").click()
+    expect(last_answer(page)).to_contain_text("weasels")
+    chat_url = page.url
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url(lambda url: url != chat_url)
+
+    page.get_by_role("searchbox", name="Search chats").press_sequentially("hold hands")
+
+    result = page.locator(".search-results a", has_text="hold hands")
+    expect(result.locator("mark")).to_have_text("hold hands")
+    expect(result.locator(".chat-title")).to_have_text("Tell me about otters")
+    result.click()
+    expect(last_answer(page)).to_contain_text("Otters hold hands")
+    expect(page.locator("#messages")).not_to_contain_text("weasels")
+    expect(page.locator(".chat-message:target")).to_be_in_viewport()
+    expect(page.locator(".chat-message:target .versions .position")).to_have_text("1 / 2")
+
+
+def test_export_downloads_the_chat_as_markdown_and_json_with_the_audit(
+    user: User, model: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server, "alice")
+    ask(page, "Name a river", "The Tagus.", fake_upstream)
+
+    with page.expect_download() as markdown:
+        page.get_by_role("link", name="Markdown").click()
+    with page.expect_download() as document:
+        page.get_by_role("link", name="JSON").click()
+
+    assert markdown.value.suggested_filename.startswith("name-a-river-")
+    text = Path(markdown.value.path()).read_text()
+    assert "## You\n\nName a river" in text
+    assert "## GPT-4o\n\n*model `gpt-4o` · provider Fake OpenAI · first token" in text
+    assert "The Tagus." in text
+    exported = json.loads(Path(document.value.path()).read_text())
+    answer = exported["messages"][-1]
+    assert (answer["model_id"], answer["provider"], answer["content"]) == (
+        "gpt-4o",
+        "Fake OpenAI",
+        "The Tagus.",
+    )
+    assert answer["latency_ms"] > 0
+    assert answer["output_tokens"] == 1  # the fake counts a reply part as a token
