@@ -35,7 +35,7 @@ from sessions_app.forms import (
     RenameForm,
     SystemPromptForm,
 )
-from sessions_app.models import AnswerAgainError, ChatSession, Message, Role
+from sessions_app.models import ChatSession, Message, Role
 
 
 def _sessions_of(request: HttpRequest) -> QuerySet[ChatSession]:
@@ -285,10 +285,16 @@ def answer_again(request: HttpRequest, session_id: UUID, message_id: UUID) -> Ht
     form = AnswerAgainForm(request.POST, user=request.user)
     try:
         if not form.is_valid():
-            raise AnswerAgainError(" ".join(form.errors["model"]))
+            raise access.ModelUnavailableError(" ".join(form.errors["model"]))
         chosen = form.cleaned_data["model"]
         model = chosen or access.grant(request.user, answer.llm_model_id).model
         reply = session.answer_again(answer, model=model)
+    except access.ModelUnavailableError as error:
+        if not request.htmx:
+            messages.error(request, error.user_message)
+            return redirect(session)
+        # The page stays as it is; the reason goes beside the picker.
+        return reswap(retarget(HttpResponse(error.user_message), "#model-refusal"), "innerHTML")
     except UserFacingError as error:
         messages.error(request, error.user_message)
         return HttpResponseClientRefresh() if request.htmx else redirect(session)
@@ -338,14 +344,15 @@ def stop(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpRespon
 
 @require_POST
 def choose_model(request: HttpRequest, session_id: UUID) -> HttpResponse:
-    """The picker changed: remember the model on the session, so a reload keeps it."""
+    """The picker changed: remember the model on the session, so a reload keeps it. The
+    answer is what goes beside the picker: why the model is refused, or nothing."""
     session = _session(request, session_id)
     form = ChooseModelForm(request.POST, user=request.user)
     if not form.is_valid():
         return HttpResponse(" ".join(form.errors["model"]))
     session.current_model = form.cleaned_data["model"]
     session.save(update_fields=["current_model", "updated_at"])
-    return HttpResponse(status=204)
+    return HttpResponse("")
 
 
 @require_POST

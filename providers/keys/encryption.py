@@ -19,8 +19,6 @@ from django.conf import settings
 from providers.errors import UserFacingError
 
 UNREADABLE_LABEL = "key unreadable — re-enter"
-_SHOWN_CHARACTERS = 5
-_SHORTEST_PARTLY_SHOWN = 20  # shorter secrets show nothing: five characters would be too many
 
 
 class UnreadableSecretError(UserFacingError):
@@ -75,10 +73,18 @@ def rotate(token: str) -> str:
 
 
 def mask(plain: str) -> str:
+    """Enough of a secret to tell it from another, never more than a fifth of it: its
+    first and last characters, up to five and four ("sk-pr…7f3a" for a typical key;
+    keys of one provider share their prefix, so the end tells them apart); a secret
+    under five characters shows only its length."""
     if not plain:
         return ""
-    shown = plain[:_SHOWN_CHARACTERS] if len(plain) >= _SHORTEST_PARTLY_SHOWN else ""
-    return f"{shown}…"
+    shown = min(9, len(plain) // 5)
+    if not shown:
+        return f"… ({len(plain)} characters)"
+    end = min(4, (shown + 1) // 2)
+    start = shown - end
+    return f"{plain[:start]}…{plain[-end:]}"
 
 
 class Secret:
@@ -112,7 +118,8 @@ class Secret:
         return self._plain
 
     def masked(self) -> str:
-        """ "sk-pr…" for display; "" for no key; a hint to re-enter an unreadable one."""
+        """ "sk-pr…7f3a" for display (mask); "" for no key; a hint to re-enter an
+        unreadable one."""
         try:
             return mask(self.reveal())
         except UnreadableSecretError:

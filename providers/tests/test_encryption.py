@@ -10,19 +10,28 @@ OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
 
 
-def test_it_masks_to_five_characters_and_an_ellipsis() -> None:
-    assert mask(OPENAI_KEY) == "sk-pr…"
-    assert mask("") == ""
-
-
-def test_it_shows_nothing_of_a_short_secret() -> None:
-    assert mask("abc123def456") == "…"
+@pytest.mark.parametrize(
+    ("secret", "masked"),
+    [
+        ("sk-proj-" + "a1b2c3d4" * 19 + "7f3a", "sk-pr…7f3a"),  # a real key's length
+        (OPENAI_KEY, "sk-…234"),  # 34 characters: six shown
+        ("gsk_" + "x" * 12 + "9z", "g…9z"),  # 18 characters: three shown
+        ("abc123def456", "a…6"),
+        ("abcdefghi", "…i"),
+        ("abcd", "… (4 characters)"),
+        ("", ""),
+    ],
+)
+def test_a_masked_secret_shows_its_ends_and_never_more_than_a_fifth(
+    secret: str, masked: str
+) -> None:
+    assert mask(secret) == masked
 
 
 def test_a_secret_never_prints_its_plain_value() -> None:
     secret = Secret(OPENAI_KEY)
 
-    assert f"{secret} {secret!r}" == "sk-pr… <Secret sk-pr…>"
+    assert f"{secret} {secret!r}" == "sk-…234 <Secret sk-…234>"
     assert secret.reveal() == OPENAI_KEY
 
 

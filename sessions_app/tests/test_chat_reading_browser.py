@@ -1,6 +1,7 @@
 """Reading and writing in the chat, in Chromium: answers formatted while they stream, code
 highlighted with a Copy per block (on plain http under a host name too), the wait said,
-the title without a reload, the shortcuts, and a phone's first screen."""
+the title without a reload, the shortcuts, a phone's first screen, and a tier's refusal
+beside the picker."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.tests.browser import log_in
 from fakes.upstream import FakeUpstream, Fault, Gate
-from providers.tests.factories import make_fake_provider, make_model
+from providers.models import LLMModel
+from providers.tests.factories import make_fake_provider, make_model, make_tier
 from sessions_app.models import ChatSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,3 +141,24 @@ def test_on_a_phone_the_message_box_is_in_view_however_many_chats(
 
     expect(page.get_by_label("Message")).to_be_in_viewport()
     expect(answer(page)).to_be_in_viewport()  # opened at its latest message
+
+
+def test_a_tier_refusal_shows_beside_the_picker(
+    user: User, model: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server, "alice")
+    ask(page, "Say hello")
+    expect(answer(page)).to_have_attribute("data-status", "done")
+    make_tier("Interns", is_default=True)
+    LLMModel.objects.get(model_id="gpt-4o").allowed_tiers.add(make_tier("Research"))
+    page.evaluate("window.notReloaded = true")
+
+    answer(page).get_by_role("button", name="Regenerate").click()
+
+    refusal = page.locator(".composer-row #model-refusal")
+    expect(refusal).to_have_text("GPT-4o is not available to your tier (Interns).")
+    assert page.evaluate("window.notReloaded") is True  # the page stays as it is
+    ask(page, "Again?")
+    expect(refusal).to_have_text("GPT-4o is not available to your tier (Interns).")
+    expect(page.get_by_label("Message")).to_have_value("Again?")  # nothing typed is lost
+    assert len(fake_upstream.requests) == 1
