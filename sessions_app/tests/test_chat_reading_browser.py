@@ -162,3 +162,56 @@ def test_a_tier_refusal_shows_beside_the_picker(
     expect(refusal).to_have_text("GPT-4o is not available to your tier (Interns).")
     expect(page.get_by_label("Message")).to_have_value("Again?")  # nothing typed is lost
     assert len(fake_upstream.requests) == 1
+
+
+FOCUSED = """() => {
+  const element = document.activeElement;
+  const style = getComputedStyle(element);
+  const name = element.getAttribute("aria-label") || element.labels?.[0]?.textContent
+    || element.textContent.trim().split("\\n")[0] || element.id;
+  const shown = style.boxShadow !== "none" || style.outlineStyle !== "none";
+  return [element.tagName.toLowerCase(), name.trim(), shown];
+}"""
+
+
+def test_tab_reaches_every_control_of_the_chat_with_its_focus_visible(
+    user: User, model: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.reply = ["```\ncode\n```\n"]
+    log_in(page, asgi_server, "alice")
+    ask(page, "Say hello")
+    expect(answer(page)).to_have_attribute("data-status", "done")
+    page.reload()
+
+    reached = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focused = tuple(page.evaluate(FOCUSED))
+        if focused[0] == "body":  # past the last control: the browser's own turn
+            break
+        reached.append(focused)
+
+    hidden = [(tag, name) for tag, name, shown in reached if not shown]
+    assert hidden == [], f"focused without a visible mark: {hidden}"
+    names = {name for _, name, _ in reached}
+    for control in (
+        "Switchboard",
+        "New chat",
+        "Search chats",
+        "Say hello",  # the chat in the list
+        "Title",
+        "Rename",
+        "Markdown",
+        "JSON",
+        "Delete",
+        "System prompt: none",
+        "Edit",
+        "Copy this code",
+        "Copy",
+        "Regenerate",
+        "Model",
+        "Message",
+        "Enter sends · Shift+Enter for a new line · more keys",
+        "Send",
+    ):
+        assert control in names, f"{control!r} is not reached by Tab: {sorted(names)}"
