@@ -13,13 +13,14 @@ from django.db.models import Count, Field, QuerySet
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from providers import catalogue, health, validators
 from providers.errors import UserFacingError
@@ -180,8 +181,9 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         def view(function: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-            # POST only: these change state, and a link or a prefetch must not.
-            return self.admin_site.admin_view(require_POST(function))
+            # State changes on POST only, so a link or a prefetch changes nothing; a GET
+            # of Verify or Fetch models shows what the button does, with the button.
+            return self.admin_site.admin_view(require_http_methods(["GET", "POST"])(function))
 
         return [
             path("<int:pk>/verify/", view(self.verify_view), name="providers_provider_verify"),
@@ -193,7 +195,7 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
             path("import/", self.admin_site.admin_view(self.import_view), name="providers_import"),
             path(
                 "enable-models/",
-                view(self.enable_models_view),
+                self.admin_site.admin_view(require_POST(self.enable_models_view)),
                 name="providers_provider_enable_models",
             ),
             *super().get_urls(),
@@ -262,11 +264,31 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         provider = self._provider_to_change(request, pk)
+        if request.method != "POST":
+            return self._tool_page(request, provider, "verify")
         self.verify_selected(request, Provider.objects.filter(pk=provider.pk))
         return HttpResponseRedirect(reverse("admin:providers_provider_change", args=[pk]))
 
     def fetch_models_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._discovery_page(request, [self._provider_to_change(request, pk)])
+        """GET: the provider's models page (what Fetch does; its switched-off models, to
+        enable at any time). POST: fetch, and show what is new."""
+        provider = self._provider_to_change(request, pk)
+        if request.method != "POST":
+            return self._tool_page(request, provider, "fetch")
+        return self._discovery_page(request, [provider])
+
+    def _tool_page(self, request: HttpRequest, provider: Provider, tool: str) -> TemplateResponse:
+        titles = {"verify": f"Verify {provider.name}", "fetch": f"Models of {provider.name}"}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": titles[tool],
+            "tool": tool,
+            "provider": provider,
+            "opts": self.model._meta,
+            "verification_model": provider.verification_model(),
+            "switched_off": _switched_off([provider]),
+        }
+        return TemplateResponse(request, "admin/providers/provider/tool.html", context)
 
     def _discovery_page(self, request: HttpRequest, providers: list[Provider]) -> TemplateResponse:
         outcomes = []
@@ -279,18 +301,30 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Fetched models",
+            "opts": self.model._meta,
             "outcomes": outcomes,
-            "new_disabled": [model.pk for model in new if not model.enabled],
+            "provider": providers[0] if len(providers) == 1 else None,
+            "switched_off": _switched_off(providers),
+            "checked": {model.pk for model in new},
         }
         return TemplateResponse(request, "admin/providers/provider/discovery.html", context)
 
     @staticmethod
     def enable_models_view(request: HttpRequest) -> HttpResponse:
+        """Switch on the models ticked; back to the provider's models page when one sent."""
         if not request.user.has_perm("providers.change_llmmodel"):
             raise PermissionDenied
-        ids = request.POST.getlist("model")
-        enabled = LLMModel.objects.filter(pk__in=ids, enabled=False).update(enabled=True)
-        messages.success(request, f"Enabled {enabled} models.")
+        ids = [pk for pk in request.POST.getlist("model") if pk.isdigit()]
+        enabled = LLMModel.objects.live().filter(pk__in=ids, enabled=False).update(enabled=True)
+        if enabled:
+            messages.success(request, f"Enabled {enabled} model{pluralize(enabled)}.")
+        else:
+            messages.warning(request, "No model was ticked: nothing was enabled.")
+        provider = request.POST.get("provider", "")
+        if provider.isdigit() and Provider.objects.filter(pk=provider).exists():
+            return HttpResponseRedirect(
+                reverse("admin:providers_provider_fetch_models", args=[provider])
+            )
         return HttpResponseRedirect(reverse("admin:providers_llmmodel_changelist"))
 
     def _provider_to_change(self, request: HttpRequest, pk: int) -> Provider:
@@ -321,6 +355,16 @@ class ProviderAdmin(_ShowsHealth, _ListsSettingKeys, admin.ModelAdmin):
 
 
 @sensitive_variables("text")
+def _switched_off(providers: list[Provider]) -> QuerySet[LLMModel]:
+    """The providers' models not deleted and not enabled: what may be switched on."""
+    return (
+        LLMModel.objects.live()
+        .filter(provider__in=providers, enabled=False)
+        .select_related("provider")
+        .order_by("provider__name", "model_id")
+    )
+
+
 def _submitted(request: HttpRequest) -> tuple[str, str]:
     """The catalogue posted, and the same sealed for the page ("" for pasted text).
 

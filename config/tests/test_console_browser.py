@@ -76,6 +76,8 @@ def test_the_pages_say_nothing_wrong_in_the_console(
         reverse("admin:index"),
         reverse("admin:providers_provider_changelist"),
         reverse("admin:providers_provider_change", args=[provider.pk]),
+        reverse("admin:providers_provider_verify", args=[provider.pk]),
+        reverse("admin:providers_provider_fetch_models", args=[provider.pk]),
         reverse("admin:providers_llmmodel_changelist"),
         reverse("admin:providers_llmmodel_change", args=[catalogue.pk]),
         reverse("admin:providers_tier_changelist"),

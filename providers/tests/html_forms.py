@@ -26,7 +26,7 @@ class _FormFields(HTMLParser):
                 return
             if kind in ("checkbox", "radio"):
                 if "checked" in a:
-                    self.fields[a["name"]] = a.get("value", "on")
+                    self._add(a["name"], a.get("value", "on"))
                 return
             self._add(a["name"], a.get("value", ""))
         elif tag == "select":

@@ -85,8 +85,9 @@ def test_the_admin_pages_we_use_work_under_the_policy(
     expect(rows).to_have_count(3)
     page.get_by_role("button", name="Fetch models").click()  # the discovery page
     expect(page.locator(".discovery-new")).to_contain_text("gpt-4o-mini")
-    page.get_by_role("button", name="Enable the 1 new models").click()
-    expect(page.locator(".messagelist")).to_contain_text("Enabled 1 models.")
+    page.get_by_role("button", name="Enable selected models").click()  # the new one ticked
+    expect(page.locator(".messagelist")).to_contain_text("Enabled 1 model.")
+    expect(page.locator(".breadcrumbs")).to_contain_text("Models")  # back on the provider's
 
     page.goto(f"{asgi_server}/admin/providers/provider/add/")
     page.select_option("#id_preset", "groq")

@@ -17,9 +17,17 @@ from providers.tests.html_forms import form_fields
 
 pytestmark = pytest.mark.django_db
 
+LIST_ONLY = r"\(model list only: enable a model to check a real answer\)"
+
 
 def page_text(response) -> str:
     return response.content.decode()
+
+
+def breadcrumbs(html: str) -> list[str]:
+    trail = html[html.index('<div class="breadcrumbs">') :]
+    trail = re.sub(r"<[^>]+>", "", trail[: trail.index("</div>")])
+    return [part.strip() for part in trail.split("›")]
 
 
 def test_the_change_page_has_verify_and_fetch_buttons(
@@ -49,7 +57,8 @@ def test_verify_shows_the_result_on_the_change_page(
     assert response.redirect_chain[-1][0] == reverse(
         "admin:providers_provider_change", args=[provider.pk]
     )
-    assert re.search(r"Fake OpenAI: OK in \d+ ms \(model gpt-4o\)", page_text(response))
+    verified = r"Fake OpenAI: OK in \d+ ms \(a one-token answer from gpt-4o\)"
+    assert re.search(verified, page_text(response))
     assert Provider.objects.get(pk=provider.pk).last_verification_ok
 
 
@@ -69,21 +78,58 @@ def test_verifying_a_provider_that_is_off_says_how_to_switch_it_on_and_leaves_it
 
     html = page_text(response)
     assert re.search(
-        r"Ollama: OK in \d+ ms \(model list\)\. It is still switched off: tick “Enabled” on "
+        rf"Ollama: OK in \d+ ms {LIST_ONLY}\. It is still switched off: tick “Enabled” on "
         r"its page and save, so people can use its models\.",
         html,
     )
-    assert re.search(r"Team: OK in \d+ ms \(model list\)</li>", html)
+    assert re.search(rf"Team: OK in \d+ ms {LIST_ONLY}</li>", html)
     assert not Provider.objects.get(pk=ollama.pk).enabled
     assert Provider.objects.get(pk=ollama.pk).last_verification_ok
 
 
-def test_verify_refuses_a_get(staff_client: Client, fake_upstream: FakeUpstream) -> None:
+def test_opening_verify_shows_what_it_checks_and_calls_nothing(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
     provider = make_fake_provider(fake_upstream)
+    url = reverse("admin:providers_provider_verify", args=[provider.pk])
 
-    response = staff_client.get(reverse("admin:providers_provider_verify", args=[provider.pk]))
+    html = page_text(staff_client.get(url))
 
-    assert response.status_code == 405
+    assert "it asks for the model list only" in html
+    assert "enable a model to check a real answer" in html
+    assert breadcrumbs(html) == ["Home", "Providers", "Fake OpenAI", "Verify"]
+    assert set(form_fields(html, "verify")) == {"csrfmiddlewaretoken"}  # posts to itself
+    make_model(provider, model_id="gpt-4o")
+    assert "a one-token answer from <code>gpt-4o</code>" in page_text(staff_client.get(url))
+    assert fake_upstream.requests == []
+
+
+def test_a_providers_models_page_enables_switched_off_models_at_any_time(
+    staff_client: Client, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    off = make_model(provider, model_id="gpt-4o-mini", enabled=False)
+    make_model(provider, model_id="gpt-4o")
+    change = page_text(
+        staff_client.get(reverse("admin:providers_provider_change", args=[provider.pk]))
+    )
+    url = reverse("admin:providers_provider_fetch_models", args=[provider.pk])
+    assert f'<a href="{url}">Enable models</a>' in change
+
+    html = page_text(staff_client.get(url))
+
+    assert "It checks the list only, no answer" in html
+    assert breadcrumbs(html) == ["Home", "Providers", "Fake OpenAI", "Models"]
+    assert "<code>gpt-4o-mini</code>" in html
+    assert "<code>gpt-4o</code>" not in html  # enabled already
+    response = staff_client.post(
+        reverse("admin:providers_provider_enable_models"),
+        {"model": off.pk, "provider": provider.pk},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == url
+    assert "Enabled 1 model." in page_text(response)
+    assert "Every model here is enabled." in page_text(response)
     assert fake_upstream.requests == []
 
 
@@ -103,7 +149,7 @@ def test_bulk_verify_shows_each_result_and_never_the_key(
     )
 
     html = page_text(response)
-    assert re.search(r"Good: OK in \d+ ms \(model list\)", html)
+    assert re.search(rf"Good: OK in \d+ ms {LIST_ONLY}", html)
     assert "Bad: bad key: The provider rejected the API key." in html
     assert '<td class="field-status">bad key</td>' in html
     assert OPENAI_KEY not in html
@@ -124,10 +170,12 @@ def test_fetch_models_shows_new_models_and_enables_them_in_one_click(
     assert "2 new, 1 missing, 0 unchanged" in html
     assert "<mark>gpt-4o</mark>" in html
     assert "No longer listed" in html
-    assert "Enable the 2 new models" in html
+    assert breadcrumbs(html) == ["Home", "Providers", "Fake OpenAI", "Fetched models"]
+    assert "no model was asked for an answer" in html
     assert not provider.models.filter(model_id="gpt-4o").get().enabled
 
-    data = form_fields(html, "enable-new-models")
+    data = form_fields(html, "enable-models")
+    assert len(data["model"]) == 2  # the new ones, ticked
     staff_client.post(reverse("admin:providers_provider_enable_models"), data)
 
     assert provider.models.filter(enabled=True).count() == 3
@@ -158,7 +206,7 @@ def test_bulk_fetch_lists_each_provider(staff_client: Client, fake_upstream: Fak
 
     html = page_text(response)
     assert html.count("2 new, 0 missing, 0 unchanged") == 2
-    assert "Enable the 4 new models" in html
+    assert len(form_fields(html, "enable-models")["model"]) == 4
 
 
 def test_the_model_list_filters_models_no_longer_listed(
@@ -211,7 +259,7 @@ def test_bulk_actions_name_a_base_url_they_cannot_use_and_do_the_rest(
         f"{ConfigurationError.user_message} Its base URL does not parse: Invalid port: ':1'."
     )
     assert f"Broken: bad configuration: {problem}" in verified
-    assert re.search(r"Good: OK in \d+ ms \(model list\)", verified)
+    assert re.search(rf"Good: OK in \d+ ms {LIST_ONLY}", verified)
     assert '<td class="field-status">bad configuration</td>' in verified
     assert problem in fetched
     assert "2 new, 0 missing, 0 unchanged" in fetched

@@ -31,7 +31,7 @@ def test_verify_providers_prints_one_line_each(
 
     out = capsys.readouterr().out
     assert "Fake OpenAI: OK in " in out
-    assert "(model gpt-4o)" in out
+    assert "(a one-token answer from gpt-4o)" in out
     assert "1 providers verified." in out
 
 

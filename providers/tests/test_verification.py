@@ -39,7 +39,7 @@ def test_a_working_key_is_verified_with_one_token_on_the_default_model(
     result = verify_one(provider)
 
     assert result.ok, result
-    assert result.checked == "model gpt-4o"
+    assert result.checked == "a one-token answer from gpt-4o"
     [request] = fake_upstream.requests
     assert (request.method, request.path) == ("POST", "/v1/chat/completions")
     assert request.body["model"] == "gpt-4o"
@@ -81,7 +81,7 @@ def test_a_provider_without_models_lists_them_instead(fake_upstream: FakeUpstrea
     result = verify_one(make_fake_provider(fake_upstream))
 
     assert result.ok
-    assert result.checked == "model list"
+    assert result.checked == "model list only: enable a model to check a real answer"
     assert fake_upstream.requests[0].path == "/v1/models"
 
 

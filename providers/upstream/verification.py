@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 # enough not to look like a burst to any one vendor.
 CONCURRENCY = 4
 
+# What a provider with no enabled model is checked by, and what that leaves unchecked.
+LIST_ONLY = "model list only: enable a model to check a real answer"
+
 
 @dataclass(frozen=True)
 class VerificationResult:
@@ -33,7 +36,7 @@ class VerificationResult:
     latency_ms: int | None = None
     category: str = ""  # "bad key", "rate limited", …; "" when ok
     message: str = ""
-    checked: str = ""  # what was tried: "model gpt-4o" or "model list"
+    checked: str = ""  # what was tried, in words (verify_target)
 
     @property
     def summary(self) -> str:
@@ -43,7 +46,7 @@ class VerificationResult:
 
 
 async def verify_target(target: ProviderTarget, model_id: str | None) -> VerificationResult:
-    checked = f"model {model_id}" if model_id else "model list"
+    checked = f"a one-token answer from {model_id}" if model_id else LIST_ONLY
     started = time.perf_counter()
     try:
         async with open_runner(target) as runner:
