@@ -53,7 +53,7 @@ def finish(message: Message, content: str, status: str = "done") -> Message:
     return message
 
 
-def shown(session: ChatSession) -> list[tuple[str, str, str]]:
+def shown(session: ChatSession) -> list[tuple[str, str]]:
     session.refresh_from_db()
     return [
         (m.content, f"{m.versions.position}/{m.versions.count}") for m in session.messages_to_show()
