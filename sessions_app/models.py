@@ -5,6 +5,9 @@ survives the model's deletion (its foreign key is then null). Fields that change
 together change in one method here: a turn starts in ChatSession.start_turn(), and an
 answer moves pending → streaming (Message.claim(), once) → done / error / stopped
 (Message.finish(), which stores its sanitized HTML too, so no page renders it again).
+A chat's messages form a tree (Message.parent, sessions_app/branches.py): a turn, an
+edited question (ChatSession.edit()) and an answer asked for again (answer_again())
+each move the session's current leaf, the end of the branch shown and continued.
 """
 
 from __future__ import annotations
