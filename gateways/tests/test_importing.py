@@ -67,7 +67,8 @@ def test_gptload_s_groups_are_shown_then_brought_in_as_providers_and_models(
 ) -> None:
     shown = imported("--from-gptload", capsys=capsys)
 
-    assert "create provider: openrouter: openai at https://openrouter.ai/api/v1, key sk-…7777" in shown
+    openrouter = "create provider: openrouter: openai at https://openrouter.ai/api/v1"
+    assert f"{openrouter}, key sk-…7777" in shown
     assert "add model: openrouter: deepseek/deepseek-chat as deepseek-chat" in shown
     assert "create provider: claude: anthropic at https://api.anthropic.com" in shown
     assert "add model: claude: claude-sonnet-4" in shown
