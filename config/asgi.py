@@ -1,24 +1,45 @@
 """The ASGI entry point uvicorn serves: `uvicorn config.asgi:application`.
 
-Django answers HTTP; the lifespan protocol, which Django does not speak, is answered here
-so that a stopping server lets the answers still streaming in it save what they have
-(sessions_app.answers) before the process exits.
+Django answers HTTP, its requests' sync code on a few threads kept for the worker's life
+(config/request_threads.py) rather than a new one per request; the lifespan protocol,
+which Django does not speak, is answered here so that a stopping server lets the answers
+still streaming in it save what they have (sessions_app.answers) before the process exits.
 """
 
 import os
 
+import django
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
-from django.core.asgi import get_asgi_application
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
+
+from config.request_threads import RequestThreads
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # as get_asgi_application() does
 
 # These need the app loaded.
 from providers.runners.router import preload_runners  # noqa: E402
 from sessions_app import answers  # noqa: E402
 
 preload_runners()
+
+
+class _Handler(ASGIHandler):
+    """Django's, each request's sync code on one of the worker's request threads."""
+
+    threads = RequestThreads(settings.REQUEST_THREADS)
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        async with self.threads.one():
+            await self.handle(scope, receive, send)
+
+
+django_application = _Handler()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

@@ -182,9 +182,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 else:
     # Keep a connection open while its thread lives: a stream's checkpoints, twice a
-    # second, reuse one instead of opening a file (and its PRAGMAs) each time. Under ASGI
-    # each request has a thread of its own, so it is never reused past its request
-    # (bench/README.md). SQLite has no server and no connection limit: it costs a file.
+    # second, reuse one instead of opening a file (and its PRAGMAs) each time, and so do
+    # the requests sharing one of the worker's REQUEST_THREADS. SQLite has no server and
+    # no connection limit: it costs a file.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -267,6 +267,11 @@ SSE_KEEPALIVE_SECONDS = _at_least_one("SSE_KEEPALIVE_SECONDS", default=15)
 # PostgreSQL's default max_connections is 100; each also holds its own copy of the app
 # (about 120 MB).
 WEB_CONCURRENCY = _at_least_one("WEB_CONCURRENCY", default=min(_cores(), 8))
+# The threads each worker runs its requests' sync code on, kept while it lives
+# (config/request_threads.py): each holds a database connection only while it runs a query
+# (PostgreSQL) or keeps its SQLite file open, so a few are enough; more let a slow page
+# wait on the database beside the others.
+REQUEST_THREADS = _at_least_one("REQUEST_THREADS", default=4)
 
 # Background work (a gateway sync) is queued in the database and run by `manage.py
 # db_worker` (`make run` starts one beside the server; several may drain the queue).
