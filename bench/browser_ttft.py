@@ -45,8 +45,9 @@ CHROMIUM_ARGS = [
 WARM_UP = 2
 T = TypeVar("T")
 
-# Runs in every document before its own scripts. `[sse-swap="delta"]` is where the SSE
-# extension puts each delta: the answer's text as it streams.
+# Runs in every document before its own scripts. `[sse-swap="html"]` is where the SSE
+# extension puts each `html` event, the answer so far formatted; until the first, it
+# holds the "Waiting for …" line (`.waiting`).
 WATCH = """
 window.__bench = { enter: null, token: null, painted: null };
 document.addEventListener("keydown", (event) => {
@@ -57,8 +58,8 @@ document.addEventListener("keydown", (event) => {
 new MutationObserver(() => {
   const bench = window.__bench;
   if (bench.enter === null || bench.token !== null) return;
-  const target = document.querySelector('[sse-swap="delta"]');
-  if (target && target.textContent.trim()) {
+  const target = document.querySelector('[sse-swap="html"]');
+  if (target && target.textContent.trim() && !target.querySelector(".waiting")) {
     bench.token = performance.now();
     requestAnimationFrame(() => { bench.painted = performance.now(); });
   }

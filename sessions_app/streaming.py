@@ -97,8 +97,9 @@ def sse(event: str, data: str) -> str:
 # The least time between two renders of a streaming answer, however cheap: at a token
 # every 20 ms, a render every third token still looks live.
 RENDER_GAP_SECONDS = 0.05
-# And a render may cost at most this share of the time: a long answer, slower to render
-# whole, is rendered less often.
+# And the renders of all the answers a worker streams may take at most this share of its
+# time together: a long answer, slower to render whole, is rendered less often, and so is
+# every answer when many stream at once (their deltas keep coming as they arrive).
 RENDER_SHARE = 0.05
 
 
@@ -106,14 +107,35 @@ HTML = "html"
 HTML_EVENT = f"event: {HTML}\n"  # how an html event begins (answers.Broadcast keeps the last)
 
 
+class _RenderBudget:
+    """What is left of the renders' share of this worker's time (RENDER_SHARE): each
+    render spends what it cost, and the share comes back with time, up to `most`
+    seconds' worth. Per process on purpose: it shares out this process's CPU, and
+    nothing else reads it."""
+
+    def __init__(self, share: float, most: float) -> None:
+        self.share, self.most = share, most
+        self.left, self.at = most, -math.inf
+
+    def allows(self, now: float) -> bool:
+        self.left = min(self.most, self.left + (now - self.at) * self.share)
+        self.at = now
+        return self.left > 0
+
+    def spend(self, seconds: float) -> None:
+        self.left -= seconds
+
+
+_budget = _RenderBudget(RENDER_SHARE, most=0.01)
+
+
 class _Formatting:
     """When a streaming answer is rendered again for the page: its first text at once,
-    then when RENDER_GAP_SECONDS and the render's own cost allow (checked at each delta
-    and each checkpoint, so text that arrived just after a render follows soon)."""
+    then when RENDER_GAP_SECONDS and the worker's render budget allow (checked at each
+    delta and each checkpoint, so text that arrived just after a render follows soon)."""
 
     def __init__(self) -> None:
         self.at = -math.inf
-        self.cost = 0.0
         self.length = 0  # of the text rendered last
 
     def event(self, length: int, text: Callable[[], str]) -> str | None:
@@ -121,11 +143,13 @@ class _Formatting:
         None. The text is asked for only then: copying a long answer at every token
         would cost what the cadence saves."""
         now = time.monotonic()
-        gap = max(RENDER_GAP_SECONDS, self.cost / RENDER_SHARE)
-        if length == self.length or now - self.at < gap:
+        if length == self.length or now - self.at < RENDER_GAP_SECONDS:
+            return None
+        if self.length and not _budget.allows(now):
             return None
         html = rendering.render_markdown(text())
-        self.at, self.cost, self.length = now, time.monotonic() - now, length
+        self.at, self.length = now, length
+        _budget.spend(time.monotonic() - now)
         return sse(HTML, html)
 
 

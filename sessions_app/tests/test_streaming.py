@@ -34,6 +34,7 @@ from sessions_app.streaming import (
     KEEPALIVE,
     OUTPUT_LIMIT,
     STOPPED,
+    _RenderBudget,
     sse,
 )
 from sessions_app.tests import event_stream
@@ -694,3 +695,16 @@ def test_the_page_gets_the_answer_formatted_while_it_streams(
     assert all("<script" not in html for html in formatted)
     assert "<li>two &lt;script&gt;x&lt;/script&gt;</li>" in formatted[-1]
     assert formatted[-1] in events[-1][1]  # as the finished answer shows it: no jump
+
+
+def test_the_renders_of_all_streaming_answers_share_one_budget_of_the_workers_time() -> None:
+    budget = _RenderBudget(share=0.05, most=0.01)
+
+    assert budget.allows(now=100.0)  # full at first
+    budget.spend(0.03)  # a long answer's render: 30 ms of the worker's time
+    # Any answer now waits until 5 % of the time since has paid it back.
+    assert not budget.allows(now=100.2)  # 10 ms back: still 10 ms owed
+    assert budget.allows(now=100.5)  # 25 ms back: 5 ms in hand
+    budget.spend(0.001)
+    assert budget.allows(now=1000.0)
+    assert budget.left == 0.01  # an idle worker saves up no more than `most`
