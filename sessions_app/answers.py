@@ -127,7 +127,7 @@ async def start_and_read(
 
 
 async def _produce(message: Message, claimed: streaming.Start | Exception, into: Broadcast) -> None:
-    # Its database trips (streaming.database_trip) run on the process's one thread for
+    # Its database trips (trips.database_trip) run on the process's one thread for
     # sync code outside a request, as every answer's here do, with its one connection:
     # a thread per answer, as a request gets, kept 200 threads contending for the GIL
     # and doubled the CPU an answer costs (bench/README.md).

@@ -13,9 +13,8 @@ arrived. The relay runs as a task of its own (sessions_app/answers.py), so no re
 going away ends it.
 
 Every database trip a stream makes (the claim, each checkpoint, the end, a follower's
-poll) gives its connection back when it is done (database_trip): on PostgreSQL to the
-worker's pool, so a stream waiting on its provider holds no connection, and hundreds of
-streams share the pool's few.
+poll) gives its connection back when it is done, and the checkpoints of the worker's
+streams that fall due together share one (sessions_app/trips.py).
 """
 
 from __future__ import annotations
@@ -31,11 +30,10 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Substr
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -45,7 +43,7 @@ from providers import access
 from providers.errors import UserFacingError
 from providers.runners.base import Event, Finish, ProviderError, TextDelta, Usage
 from providers.runners.router import stream_reply
-from sessions_app import attempts, rendering
+from sessions_app import attempts, rendering, trips
 from sessions_app.attempts import FALLBACK_ON, Candidate, Chain, Try, ms_since
 from sessions_app.models import Message, Status
 from usage import quotas, recording
@@ -214,7 +212,7 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
                 ):
                     async for event in events:
                         if event is TICK:
-                            if stopped := await database_trip(message.checkpoint, answer.unsaved()):
+                            if stopped := await trips.checkpoint(message, answer.unsaved()):
                                 break
                             if html := formatting.event(answer.length, answer.text):
                                 yield html
@@ -237,7 +235,7 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
                 attempt.fail(error)
                 chain.ended(attempt)
                 attempt = None
-                if (candidate := await database_trip(chain.next_candidate, error)) is None:
+                if (candidate := await trips.database_trip(chain.next_candidate, error)) is None:
                     raise
                 logger.warning(
                     "Answer %s: %s; trying %s", message.public_id, error, candidate.label
@@ -260,14 +258,16 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
         # The server is stopping (its loop cancels the answer's task): keep what arrived,
         # ended as a follower would find it later, so Retry is offered.
         ending = _Ending(message, chain, attempt, answer.text(), started, ttft_ms)
-        await asyncio.shield(database_trip(ending.save, Status.ERROR, INTERRUPTED, "interrupted"))
+        await asyncio.shield(
+            trips.database_trip(ending.save, Status.ERROR, INTERRUPTED, "interrupted")
+        )
         raise
     except Exception:  # the one place that catches everything: a bug must not hang the page
         logger.exception("Answer %s failed unexpectedly", message.public_id)
         status, error = Status.ERROR, "Something went wrong on our side; the error was logged."
         outcome = Outcome.FAILED
     ending = _Ending(message, chain, attempt, answer.text(), started, ttft_ms)
-    await database_trip(ending.save, status, error, outcome)
+    await trips.database_trip(ending.save, status, error, outcome)
     yield sse("done", await render_message(message))
 
 
@@ -426,7 +426,7 @@ async def follow(message: Message) -> AsyncIterator[str]:
     deadline = time.monotonic() + FOLLOW_LIMIT_SECONDS
     sent_at = time.monotonic()
     while True:
-        unsent, is_open = await database_trip(_poll, message.pk, len(sent))
+        unsent, is_open = await trips.database_trip(_poll, message.pk, len(sent))
         if unsent:
             yield sse("delta", escape(unsent))
             sent += unsent
@@ -437,7 +437,7 @@ async def follow(message: Message) -> AsyncIterator[str]:
             yield KEEPALIVE
             sent_at = time.monotonic()
         if not is_open or time.monotonic() > deadline:
-            finished = await database_trip(
+            finished = await trips.database_trip(
                 Message.objects.select_related("session").get, pk=message.pk
             )
             yield sse("done", await render_message(finished, final=True))
@@ -505,23 +505,3 @@ def claim(message: Message, *, granted: access.Grant | None = None) -> Start | E
         return Start(first, chain)
     except Exception as failure:  # relay() logs and reports every failure, a bug's too
         return failure
-
-
-Result = TypeVar("Result")
-
-
-async def database_trip(work: Callable[..., Result], /, *args: Any, **kwargs: Any) -> Result:
-    """`work` on the caller's database thread (a request's, or the one every answer task
-    shares), its connection given back at the end."""
-    return await sync_to_async(_and_give_back)(work, *args, **kwargs)
-
-
-def _and_give_back(work: Callable[..., Result], /, *args: Any, **kwargs: Any) -> Result:
-    try:
-        return work(*args, **kwargs)
-    finally:
-        # As at a request's end: CONN_MAX_AGE is 0 with PostgreSQL's pool, so the
-        # connection goes back to it; SQLite keeps its file open (CONN_MAX_AGE). Never
-        # inside a transaction (a test's): closing would end it.
-        if not connection.in_atomic_block:
-            close_old_connections()

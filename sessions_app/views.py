@@ -26,7 +26,7 @@ from django_htmx.http import (
 from providers import access
 from providers.errors import UserFacingError
 from providers.models import Provider
-from sessions_app import answers, export, rendering, search, streaming
+from sessions_app import answers, export, rendering, search, streaming, trips
 from sessions_app.forms import (
     AnswerAgainForm,
     ChooseModelForm,
@@ -125,7 +125,7 @@ def search_chats(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 async def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
-    response, reply, start = await streaming.database_trip(_send, request, session_id)
+    response, reply, start = await trips.database_trip(_send, request, session_id)
     if start is not None:
         answers.start(reply, start)  # the provider starts now, not when the stream opens
     return response
@@ -137,7 +137,7 @@ async def edit(request: HttpRequest, session_id: UUID, message_id: UUID) -> Http
     version of it with its own answer (ChatSession.edit); the page shows its branch."""
     if request.method == "GET":
         return await sync_to_async(_edit_form)(request, session_id, message_id)
-    response, reply, start = await streaming.database_trip(_send, request, session_id, message_id)
+    response, reply, start = await trips.database_trip(_send, request, session_id, message_id)
     if start is not None:
         answers.start(reply, start)
     return response
@@ -235,7 +235,7 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
     here = answers.running(message_id)
     # One trip to the database thread for the lookup, the claim and all the stream needs:
     # under a burst of new streams every trip queues behind the others' (bench/README.md).
-    message, start = await streaming.database_trip(
+    message, start = await trips.database_trip(
         _claim, request, session_id, message_id, claim=here is None
     )
     if here is not None:

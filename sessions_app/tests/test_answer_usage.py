@@ -243,6 +243,10 @@ def test_two_messages_sent_at_once_to_two_servers_cannot_both_pass_the_last_of_a
     Tier.objects.create(name="Everyone", is_default=True, daily_token_quota=1_000)
     quotas.reserve(user.pk, list(Tier.objects.all()), tokens=990, cost=Decimal(0))
     sessions = [ChatSession.objects.create(owner=user) for _ in range(2)]
+    # The winner's answer waits upstream, its reservation standing, until both are sent:
+    # without it, an answer that finished first would free the quota for the other.
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate))
     together = threading.Barrier(2)
     refused_at_send: list[str] = []
 
@@ -261,6 +265,7 @@ def test_two_messages_sent_at_once_to_two_servers_cannot_both_pass_the_last_of_a
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    gate.open()
 
     # Which one loses depends on who gets there first, and where: Send's own check
     # (when the winner has already reserved), or the claim (when both passed Send).

@@ -1,5 +1,5 @@
 """Many streams at once, on the served app: none fails, and none holds a database
-connection while it waits on its provider (sessions_app/streaming.py, database_trip)."""
+connection while it waits on its provider (sessions_app/trips.py)."""
 
 from __future__ import annotations
 
