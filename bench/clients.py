@@ -24,6 +24,7 @@ import httpx2
 from bench.app import FAKE_MODEL, PASSWORD
 
 QUESTION = "bench"
+FAKE_TOKEN = " tok"  # noqa: S105 - not a secret: how each of the fake's tokens begins (fakes/upstream.py, --tokens)
 _SSE_CONNECT = re.compile(r'sse-connect="([^"]+)"')
 _STATUS = re.compile(r'data-status="(\w+)"')
 _REASON = re.compile(r'<p class="reason[^"]*"[^>]*>(.*?)</p>', re.DOTALL)
@@ -129,10 +130,17 @@ async def send_and_stream(client: httpx2.AsyncClient, composer: Composer) -> Tim
     async with client.stream("GET", html.unescape(found.group(1))) as stream:
         if stream.status_code != 200:
             raise BenchError(f"the stream answered HTTP {stream.status_code}")
+        event = ""
         async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
             if line == "event: delta":
                 first = first or time.perf_counter()
-                tokens += 1
+            elif event == "delta" and line.startswith("data: "):
+                # The fake's tokens, however many a delta carries: one each while the
+                # answer streams, all that were saved for a reader that came after it
+                # ended (it follows the stored text).
+                tokens += line.count(FAKE_TOKEN)
             elif line == "event: done":
                 ended = time.perf_counter()
             elif ended and line.startswith("data: "):

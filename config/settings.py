@@ -268,10 +268,11 @@ SSE_KEEPALIVE_SECONDS = _at_least_one("SSE_KEEPALIVE_SECONDS", default=15)
 # (about 120 MB).
 WEB_CONCURRENCY = _at_least_one("WEB_CONCURRENCY", default=min(_cores(), 8))
 # The threads each worker runs its requests' sync code on, kept while it lives
-# (config/request_threads.py): each holds a database connection only while it runs a query
-# (PostgreSQL) or keeps its SQLite file open, so a few are enough; more let a slow page
-# wait on the database beside the others.
-REQUEST_THREADS = _at_least_one("REQUEST_THREADS", default=4)
+# (config/request_threads.py). A request keeps its thread to its end, and one waiting on
+# the database (SQLite's write lock under a burst) holds up the others given that thread:
+# with 4, 200 streams at once waited 30 % longer than with a thread per request; with 32,
+# as long, on less CPU and memory (bench/README.md). Idle ones cost next to nothing.
+REQUEST_THREADS = _at_least_one("REQUEST_THREADS", default=32)
 
 # Background work (a gateway sync) is queued in the database and run by `manage.py
 # db_worker` (`make run` starts one beside the server; several may drain the queue).
