@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -176,6 +177,11 @@ def seed_chat(*, owner: str, model: LLMModel, pairs: int) -> str:
     for message in messages:
         message.status = Status.DONE
     Message.objects.bulk_create(messages)
+    for before, message in itertools.pairwise(messages):  # one branch: a chat without edits
+        message.parent_id = before.pk
+    Message.objects.bulk_update(messages, ["parent"], batch_size=500)
+    session.current_leaf = messages[-1]
+    session.save(update_fields=["current_leaf"])
     return reverse("sessions_app:session", args=[session.public_id])
 
 
