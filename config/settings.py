@@ -203,6 +203,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # and ignore the busy timeout, so tests of concurrent writers would fail spuriously.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# "fragments": the chat's finished messages as rendered (templates/sessions_app/partials/
+# message.html), so a long chat is not rendered whole on every view. In each worker's
+# memory: a miss only renders again, nothing is shared through it. About 3 KB a message.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
