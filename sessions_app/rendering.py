@@ -23,13 +23,35 @@ from pathlib import Path
 import nh3
 from markdown_it import MarkdownIt
 from pygments import highlight
+from pygments.filter import simplefilter
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
-from pygments.token import STANDARD_TYPES
+from pygments.styles import get_style_by_name
+from pygments.token import STANDARD_TYPES, Text
 from pygments.util import ClassNotFound
 
 # Spans only, no <pre>: markdown-it wraps them in its own <pre><code class="language-…">.
 _FORMATTER = HtmlFormatter(nowrap=True)
+_STYLES = ("default", "github-dark")  # light and dark, as code_stylesheet() serves them
+
+# Tokens both styles draw as plain text (names, punctuation), and whitespace, whose colour
+# draws nothing: they go out as text, without a span each. Half a highlighted block's
+# spans were these, and a long chat's page carries every block.
+_DRAWN_PLAIN = {
+    token
+    for token in STANDARD_TYPES
+    if all(
+        get_style_by_name(name).style_for_token(token)
+        == get_style_by_name(name).style_for_token(Text)
+        for name in _STYLES
+    )
+} | {Text.Whitespace}
+
+
+@simplefilter
+def _as_plain_text(_filter: object, _lexer: object, stream: object, _options: object) -> object:
+    for token, value in stream:
+        yield (Text if token in _DRAWN_PLAIN else token), value
 
 
 # A streaming answer is rendered again as it grows (streaming._Formatting), and its closed
@@ -42,7 +64,10 @@ def _highlight(code: str, language: str, _attributes: str) -> str:
         lexer = get_lexer_by_name(language) if language else None
     except ClassNotFound:
         lexer = None
-    return highlight(code, lexer, _FORMATTER) if lexer else ""
+    if lexer is None:
+        return ""
+    lexer.add_filter(_as_plain_text())
+    return highlight(code, lexer, _FORMATTER)
 
 
 _markdown = MarkdownIt(
@@ -83,8 +108,15 @@ def render_markdown(text: str) -> str:
 
 
 def code_stylesheet() -> str:
-    """The token classes' colours, light and dark as the page is; the block's own
-    background and border stay app.css's."""
-    light = HtmlFormatter(style="default").get_token_style_defs(".markdown pre")
-    dark = HtmlFormatter(style="github-dark").get_token_style_defs(".markdown pre")
+    """The token classes' colours, light and dark as the page is, and each style's own
+    text colour for what goes out without a span (_DRAWN_PLAIN); the block's background
+    and border stay app.css's."""
+    light, dark = (_style_rules(name) for name in _STYLES)
     return "\n".join([*light, "@media (prefers-color-scheme: dark) {", *dark, "}", ""])
+
+
+def _style_rules(name: str) -> list[str]:
+    rules = HtmlFormatter(style=name).get_token_style_defs(".markdown pre")
+    if color := get_style_by_name(name).style_for_token(Text)["color"]:
+        rules.insert(0, f".markdown pre code {{ color: #{color} }}")
+    return rules
