@@ -41,9 +41,8 @@ _DRAWN_PLAIN = {
     token
     for token in STANDARD_TYPES
     if all(
-        get_style_by_name(name).style_for_token(token)
-        == get_style_by_name(name).style_for_token(Text)
-        for name in _STYLES
+        style.style_for_token(token) == style.style_for_token(Text)
+        for style in map(get_style_by_name, _STYLES)
     )
 } | {Text.Whitespace}
 
