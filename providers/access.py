@@ -110,34 +110,38 @@ def grant(user: User, pk: int | None) -> Grant:
     if pk is None or not 0 < pk <= LARGEST_ID:  # a posted number past any id: no such model
         raise UnknownModelError(NO_SUCH_MODEL)
     tiers = tiers_for(user)
-    # One query answers all three questions, each in the words of the rule it checks.
+    # Every Send asks: a yes is one plain query; only a no looks for its reason.
+    model = available_to(tiers).filter(pk=pk).first()
+    if model is None:
+        raise _refusal(pk, tiers)
+    _log_choice(user, model)
+    return Grant(model, _personal_key(user, model), tuple(tiers))
+
+
+def _refusal(pk: int, tiers: list[Tier]) -> ModelUnavailableError:
+    """Why the model `pk` is not available to these tiers, in the words of the rule it
+    fails."""
     model = (
         LLMModel.objects.select_related("provider")
-        .annotate(
-            usable=Exists(LLMModel.objects.usable().filter(pk=OuterRef("pk"))),
-            open_to_user=Exists(available_to(tiers).filter(pk=OuterRef("pk"))),
-        )
+        .annotate(usable=Exists(LLMModel.objects.usable().filter(pk=OuterRef("pk"))))
         .filter(pk=pk)
         .first()
     )
     if model is None:
-        raise UnknownModelError(NO_SUCH_MODEL)
+        return UnknownModelError(NO_SUCH_MODEL)
     if model.is_deleted:
-        raise ModelDisabledError(
+        return ModelDisabledError(
             f"{model.label} was deleted from the catalogue; pick another model."
         )
     if not model.enabled:
-        raise ModelDisabledError(f"{model.label} is switched off; pick another model.")
+        return ModelDisabledError(f"{model.label} is switched off; pick another model.")
     if not model.usable:
-        raise ProviderUnavailableError(
+        return ProviderUnavailableError(
             f"{model.label} cannot answer: its provider {model.provider.name} is switched "
             "off or has no API key."
         )
-    if not model.open_to_user:
-        names = ", ".join(tier.name for tier in tiers) or "no tier"
-        raise TierNotAllowedError(f"{model.label} is not available to your tier ({names}).")
-    _log_choice(user, model)
-    return Grant(model, _personal_key(user, model), tuple(tiers))
+    names = ", ".join(tier.name for tier in tiers) or "no tier"
+    return TierNotAllowedError(f"{model.label} is not available to your tier ({names}).")
 
 
 def _personal_key(user: User, model: LLMModel) -> Secret | None:

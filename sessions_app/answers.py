@@ -39,11 +39,18 @@ class Broadcast:
     task never waits for a reader.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, owner_id: int, session_id: UUID) -> None:
+        # Whose answer it is, so a reader here is checked without a trip to the database.
+        self.owner_id, self.session_id = owner_id, session_id
         self.events: list[str] = []  # "" where an html event was overtaken
         self.ended = False
         self._changed = asyncio.Event()
         self._html: int | None = None  # where the newest html event is
+
+    def is_of(self, user_id: int | None, session_id: UUID) -> bool:
+        """Whether this is the answer in `session_id` of the person `user_id`, as the
+        stream's lookup would find it (sessions_app.views)."""
+        return user_id == self.owner_id and session_id == self.session_id
 
     def publish(self, event: str) -> None:
         if event.startswith(streaming.HTML_EVENT):
@@ -93,7 +100,9 @@ def running(answer_id: UUID) -> Broadcast | None:
 def start(message: Message, claimed: streaming.Start | Exception) -> Broadcast:
     """Stream `message`, which this process has claimed (streaming.claim), in a task on
     the running loop."""
-    broadcast = _running[message.public_id] = Broadcast()
+    session = message.session
+    broadcast = Broadcast(owner_id=session.owner_id, session_id=session.public_id)
+    _running[message.public_id] = broadcast
     # A context of its own, not the request's: the request ends long before the answer,
     # and its database thread with it.
     produce = _produce(message, claimed, broadcast)

@@ -490,18 +490,25 @@ def claim(message: Message, *, granted: access.Grant | None = None) -> Start | E
     if not message.claim():
         return None
     try:
-        owner = message.session.owner
-        first = attempts.candidate(message, message.llm_model_id, granted=granted)
-        tier = first.tiers[0] if first.tiers else None
-        chain = Chain(
-            message=message,
-            user_id=owner.pk,
-            username=owner.get_username(),
-            tier_id=tier.pk if tier else None,
-            tier_name=tier.name if tier else "",
-            reservation=None,
-        )
-        chain.reserve_for(first)
-        return Start(first, chain)
+        # A savepoint inside Send's transaction: a failure here leaves the turn and the
+        # claim to commit, and relay() to report it.
+        with transaction.atomic():
+            return _start(message, granted)
     except Exception as failure:  # relay() logs and reports every failure, a bug's too
         return failure
+
+
+def _start(message: Message, granted: access.Grant | None) -> Start:
+    owner = message.session.owner
+    first = attempts.candidate(message, message.llm_model_id, granted=granted)
+    tier = first.tiers[0] if first.tiers else None
+    chain = Chain(
+        message=message,
+        user_id=owner.pk,
+        username=owner.get_username(),
+        tier_id=tier.pk if tier else None,
+        tier_name=tier.name if tier else "",
+        reservation=None,
+    )
+    chain.reserve_for(first)
+    return Start(first, chain)

@@ -7,8 +7,10 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.handlers.asgi import ASGIRequest
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     StreamingHttpResponse,
@@ -44,7 +46,9 @@ def _sessions_of(request: HttpRequest) -> QuerySet[ChatSession]:
 
 def _session(request: HttpRequest, session_id: UUID) -> ChatSession:
     # Another person's session is a 404, never a 403: its existence is not told.
-    return get_object_or_404(_sessions_of(request), public_id=session_id)
+    session = get_object_or_404(_sessions_of(request), public_id=session_id)
+    session.owner = request.user  # what the lookup filtered on: no query to read it again
+    return session
 
 
 def _page_context(
@@ -161,12 +165,16 @@ def _send(
     session = session or ChatSession.objects.create(owner=request.user)
     titled = not session.title  # the first question names the chat: the page shows it at once
     content, model = form.cleaned_data["content"], form.cleaned_data["model"]
-    if edited:
-        question, reply = session.edit(edited, content=content, model=model)
-    else:
-        question, reply = session.start_turn(content=content, model=model)
     here = isinstance(request, ASGIRequest)
-    start = streaming.claim(reply, granted=form.grant) if here else None
+    # The turn, its answer's claim and its quota reservation in one transaction: one
+    # commit, and on SQLite one wait for the write lock rather than three
+    # (bench/README.md).
+    with transaction.atomic():
+        if edited:
+            question, reply = session.edit(edited, content=content, model=model)
+        else:
+            question, reply = session.start_turn(content=content, model=model)
+        start = streaming.claim(reply, granted=form.grant) if here else None
     if not request.htmx:
         response = redirect(session)
     elif session_id is None:  # the first message of a new chat: load its page
@@ -232,22 +240,25 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
     answer followed, when a task elsewhere has it; else a task started here (an answer
     Send did not start: a WSGI Send, Retry, Regenerate)."""
     # May end before it is read: its events stay readable.
-    here = answers.running(message_id)
-    # One trip to the database thread for the lookup, the claim and all the stream needs:
-    # under a burst of new streams every trip queues behind the others' (bench/README.md).
-    message, start = await trips.database_trip(
-        _claim, request, session_id, message_id, claim=here is None
-    )
-    if here is not None:
+    if (here := answers.running(message_id)) is not None:
+        # Its task knows whose it is: no trip to the database to look the answer up. The
+        # user was looked up already, for LoginRequiredMiddleware.
+        if not here.is_of(request.user.pk, session_id):
+            raise Http404("No such answer.")
         events = here.read()
-    elif start is None:
-        events = streaming.follow(message)
-    elif isinstance(request, ASGIRequest):
-        # Started now, not at the first read: a client gone before its response is read
-        # must not leave the claimed answer unstarted.
-        events = answers.start(message, start).read()
     else:
-        events = answers.start_and_read(message, start)
+        # One trip to the database thread for the lookup, the claim and all the stream
+        # needs: under a burst of new streams every trip queues behind the others'
+        # (bench/README.md).
+        message, start = await trips.database_trip(_claim, request, session_id, message_id)
+        if start is None:
+            events = streaming.follow(message)
+        elif isinstance(request, ASGIRequest):
+            # Started now, not at the first read: a client gone before its response is
+            # read must not leave the claimed answer unstarted.
+            events = answers.start(message, start).read()
+        else:
+            events = answers.start_and_read(message, start)
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come
@@ -255,7 +266,7 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
 
 
 def _claim(
-    request: HttpRequest, session_id: UUID, message_id: UUID, *, claim: bool
+    request: HttpRequest, session_id: UUID, message_id: UUID
 ) -> tuple[Message, streaming.Start | Exception | None]:
     message = get_object_or_404(
         Message.objects.select_related("session__owner", "llm_model__provider"),
@@ -264,7 +275,7 @@ def _claim(
         session__owner=request.user,
         role=Role.ASSISTANT,
     )
-    return message, streaming.claim(message) if claim else None
+    return message, streaming.claim(message)
 
 
 @require_GET

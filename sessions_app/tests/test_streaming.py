@@ -509,6 +509,36 @@ def test_another_persons_stream_is_a_404(
     assert reply.status == "pending"  # still the owner's to stream
 
 
+def test_an_answer_streaming_in_the_server_is_read_by_its_owner_only_and_under_its_chat(
+    asgi_server: str,
+    user: User,
+    cookies: dict[str, str],
+    other_cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+) -> None:
+    # Send starts the answer in the server: its stream is read from the running task,
+    # which checks the reader without looking the answer up (views.stream).
+    model = make_model(make_fake_provider(fake_upstream), model_id="gpt-4o")
+    session = ChatSession.objects.create(owner=user)
+    elsewhere = ChatSession.objects.create(owner=user)
+    gate = Gate()
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
+    path = ask(asgi_server, session, model, cookies)
+    gate.wait_held()
+    answer = session.messages.get(role="assistant")
+    in_another_chat = path.replace(str(session.public_id), str(elsewhere.public_id))
+
+    theirs = httpx2.get(asgi_server + path, cookies=other_cookies)
+    misplaced = httpx2.get(asgi_server + in_another_chat, cookies=cookies)
+
+    assert (theirs.status_code, misplaced.status_code) == (404, 404)
+    assert "Hello" not in theirs.text + misplaced.text
+    gate.open()
+    events = read_events(asgi_server + path, cookies)
+    assert "".join(data for name, data in events if name == "delta") == "Hello, world!"
+    assert wait_for(answer, "done").content == "Hello, world!"
+
+
 def test_a_personal_key_is_used_for_its_owner_only_and_not_once_turned_off(
     asgi_server: str,
     reply: Message,
