@@ -75,9 +75,11 @@ class Broadcast:
         sent = 0
         while True:
             while sent < len(self.events):
-                if event := self.events[sent]:
-                    yield event
-                sent += 1
+                # All that came since the last read, as one write: a reader that fell
+                # behind (a busy worker, a late tab) catches up in one send, not one per
+                # token. An overtaken html event is "" and adds nothing.
+                batch, sent = "".join(self.events[sent:]), len(self.events)
+                yield batch
             if self.ended:
                 return
             changed = self._changed
