@@ -67,7 +67,8 @@ def report(measured: dict[str, list[float]], args: argparse.Namespace) -> str:
     floor = statistics.median(measured["floor"]) if "floor" in measured else None
     lines = [
         f"{_commit()}; {args.rounds} rounds of {args.answers} answers one at a time; the fake "
-        f"streams {args.tokens} tokens {args.token_delay * 1000:g} ms apart; one worker each.",
+        f"streams {args.tokens} tokens {args.token_delay * 1000:g} ms apart; one worker each; "
+        f"1-minute load average {proc.load_average():.1f} at the end.",
         "",
         "| variant | server CPU per answer, median | range over rounds | × the floor's |",
         "|---|---|---|---|",
