@@ -27,9 +27,9 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import app, proc, relays  # noqa: E402
+from bench import app, proc  # noqa: E402
 from bench.clients import open_new_chat, send_and_stream  # noqa: E402
-from bench.streams import OpenAICompatible, Switchboard, Variant, _commit, _say  # noqa: E402
+from bench.streams import Switchboard, Variant, _commit, _say, start_relays  # noqa: E402
 
 
 async def cpu_ms_per_answer(variant: Variant, answers: int) -> float:
@@ -108,14 +108,7 @@ def main() -> None:
         if "switchboard" in args.variants:
             servers.append(app.serve(env, workers=1, log=workdir / "switchboard.log"))
             variants.append(Switchboard(servers[-1], ["bench-0"]))
-        if "floor" in args.variants:
-            servers.append(relays.start_floor(fake.url))
-            url = f"{servers[-1].url}/v1/chat/completions"
-            variants.append(OpenAICompatible("floor", servers[-1], url))
-        if "litellm" in args.variants:
-            servers.append(relays.start_litellm(fake.url, workdir))
-            url = f"{servers[-1].url}/v1/chat/completions"
-            variants.append(OpenAICompatible("litellm", servers[-1], url, relays.LITELLM_KEY))
+        variants += start_relays(args.variants, fake, workdir, servers)
         measured = uvloop.run(run(variants, args))
     finally:
         app.stop(*servers)

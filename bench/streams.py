@@ -121,6 +121,23 @@ class Switchboard:
         return await send_and_stream(self.clients[index], composer)
 
 
+def start_relays(
+    names: list[str], fake: app.Server, workdir: Path, servers: list[app.Server]
+) -> list[Variant]:
+    """The floor and LiteLLM, those of them named, relaying `fake`; each server started is
+    added to `servers`, for the caller to stop."""
+    variants: list[Variant] = []
+    if "floor" in names:
+        servers.append(relays.start_floor(fake.url))
+        url = f"{servers[-1].url}/v1/chat/completions"
+        variants.append(OpenAICompatible("floor", servers[-1], url))
+    if "litellm" in names:
+        servers.append(relays.start_litellm(fake.url, workdir))
+        url = f"{servers[-1].url}/v1/chat/completions"
+        variants.append(OpenAICompatible("litellm", servers[-1], url, relays.LITELLM_KEY))
+    return variants
+
+
 async def _bounded(calls: list[Coroutine[None, None, T]]) -> list[T | BaseException]:
     limit = asyncio.Semaphore(SETUP_CONCURRENCY)
 
@@ -372,14 +389,7 @@ def main() -> None:
         if "switchboard" in args.variants:
             servers.append(app.serve(env, workers=args.workers, log=workdir / "switchboard.log"))
             variants.append(Switchboard(servers[-1], usernames))
-        if "floor" in args.variants:
-            servers.append(relays.start_floor(fake.url))
-            url = f"{servers[-1].url}/v1/chat/completions"
-            variants.append(OpenAICompatible("floor", servers[-1], url))
-        if "litellm" in args.variants:
-            servers.append(relays.start_litellm(fake.url, workdir))
-            url = f"{servers[-1].url}/v1/chat/completions"
-            variants.append(OpenAICompatible("litellm", servers[-1], url, relays.LITELLM_KEY))
+        variants += start_relays(args.variants, fake, workdir, servers)
         for variant in variants:
             _say(f"{variant.name}: server pid {variant.server.process.pid}")
         outcomes = uvloop.run(run(args, variants))
