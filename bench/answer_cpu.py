@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import uvloop
@@ -94,16 +93,11 @@ def main() -> None:
         choices=["switchboard", "floor", "litellm"],
     )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    env = app.environment(workdir)
-    app.prepare(env)
-    app.orm(env)
-    fake = app.start_fake(tokens=args.tokens, token_delay=args.token_delay)
+    workdir, env, fake = app.set_up(
+        tokens=args.tokens, token_delay=args.token_delay, usernames=["bench-0"]
+    )
     servers = [fake]
     try:
-        app.seed_fake_provider(fake.url)
-        app.seed_users(["bench-0"])
-        app.close_connections()
         variants: list[Variant] = []
         if "switchboard" in args.variants:
             servers.append(app.serve(env, workers=1, log=workdir / "switchboard.log"))

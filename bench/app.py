@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,27 @@ def orm(env: dict[str, str]) -> None:
     import django
 
     django.setup()
+
+
+def set_up(
+    *, tokens: int, token_delay: float, usernames: list[str]
+) -> tuple[Path, dict[str, str], Server]:
+    """A throwaway workdir and database, migrated, with the fake upstream started (`tokens`
+    tokens, `token_delay` seconds apart) and the bench's model and people seeded: the
+    workdir, the server's environment and the fake, which the caller stops."""
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    env = environment(workdir)
+    prepare(env)
+    orm(env)
+    fake = start_fake(tokens=tokens, token_delay=token_delay)
+    try:
+        seed_fake_provider(fake.url)
+        seed_users(usernames)
+        close_connections()
+    except BaseException:
+        stop(fake)
+        raise
+    return workdir, env, fake
 
 
 def free_port() -> int:

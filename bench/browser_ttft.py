@@ -19,7 +19,6 @@ import asyncio
 import re
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Coroutine
@@ -177,16 +176,11 @@ def main() -> None:
     parser.add_argument("--token-delay", type=float, default=0.02, help="seconds")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    env = app.environment(workdir)
-    app.prepare(env)
-    app.orm(env)
-    fake = app.start_fake(tokens=args.tokens, token_delay=args.token_delay)
+    workdir, env, fake = app.set_up(
+        tokens=args.tokens, token_delay=args.token_delay, usernames=["browser"]
+    )
     servers = [fake]
     try:
-        app.seed_fake_provider(fake.url)
-        app.seed_users(["browser"])
-        app.close_connections()
         servers.append(app.serve(env, workers=args.workers, log=workdir / "switchboard.log"))
         direct = Direct(f"{fake.url}/chat/completions")
         results = measure(servers[-1], direct, args.runs)

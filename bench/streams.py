@@ -33,7 +33,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
@@ -373,18 +372,13 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     _raise_file_limit()
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    args.profiling = args.py_spy and Profiling(args.py_spy, args.profile_level, workdir)
-    env = app.environment(workdir)
-    app.prepare(env)
-    app.orm(env)
     usernames = [f"bench-{i}" for i in range(max(args.levels))]
-    fake = app.start_fake(tokens=args.tokens, token_delay=args.token_delay)
+    workdir, env, fake = app.set_up(
+        tokens=args.tokens, token_delay=args.token_delay, usernames=usernames
+    )
+    args.profiling = args.py_spy and Profiling(args.py_spy, args.profile_level, workdir)
     servers = [fake]
     try:
-        app.seed_fake_provider(fake.url)
-        app.seed_users(usernames)
-        app.close_connections()
         variants: list[Variant] = [OpenAICompatible("direct", fake, f"{fake.url}/chat/completions")]
         if "switchboard" in args.variants:
             servers.append(app.serve(env, workers=args.workers, log=workdir / "switchboard.log"))
