@@ -6,7 +6,7 @@ Enter, and a MutationObserver notes when the first text arrives in the answer's 
 target (and the frame after it, when it is painted). Both are injected over CDP before the
 page's scripts run, which the Content-Security-Policy, forbidding inline script, allows.
 Between two browser runs the bench reads the fake upstream directly, so the difference is
-what the browser, htmx and Switchboard add together.
+what the browser, the page's scripts and Switchboard add together.
 
     .venv/bin/python bench/browser_ttft.py              # 20 runs
     .venv/bin/python bench/browser_ttft.py --runs 50
@@ -44,9 +44,9 @@ CHROMIUM_ARGS = [
 WARM_UP = 2
 T = TypeVar("T")
 
-# Runs in every document before its own scripts. `[sse-swap="html"]` is where the SSE
-# extension puts each `html` event, the answer so far formatted; until the first, it
-# holds the "Waiting for …" line (`.waiting`).
+# Runs in every document before its own scripts. `[sse-swap="html"]` is where each `html`
+# event goes, the answer so far formatted (static/js/send.js); until the first, it holds
+# the "Waiting for …" line (`.waiting`).
 WATCH = """
 window.__bench = { enter: null, token: null, painted: null };
 document.addEventListener("keydown", (event) => {
@@ -65,18 +65,14 @@ new MutationObserver(() => {
 }).observe(document, { childList: true, subtree: true, characterData: true });
 """
 
-# Where the wait went, from the page's resource timings: the POST of the message and the
-# stream's request (null when a URL changed shape).
+# Where the wait went, from the page's resource timings: the POST of the message, whose
+# response carries the turn and then the answer (null when the URL changed shape).
 TIMES = """() => {
-  const entries = performance.getEntriesByType("resource");
-  const post = entries.find((e) => e.name.endsWith("/send/"));
-  const stream = entries.find((e) => e.name.endsWith("/stream/"));
+  const post = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/send/"));
   return {
     ...window.__bench,
     postStart: post ? post.startTime : null,
-    postEnd: post ? post.responseEnd : null,
-    streamStart: stream ? stream.startTime : null,
-    streamHeaders: stream ? stream.responseStart : null,
+    postHeaders: post ? post.responseStart : null,
   };
 }"""
 
@@ -154,10 +150,8 @@ def report(results: list[dict]) -> str:
             median([r["token"] - r["enter"] - r["direct"] for r in results]),
         ),
         ("of which: Enter to the POST leaving", median(span("enter", "postStart"))),
-        ("the POST (Send)", median(span("postStart", "postEnd"))),
-        ("POST answered to the stream's request", median(span("postEnd", "streamStart"))),
-        ("the stream's request to its headers", median(span("streamStart", "streamHeaders"))),
-        ("the stream's headers to the first token", median(span("streamHeaders", "token"))),
+        ("the POST to its response's headers (Send)", median(span("postStart", "postHeaders"))),
+        ("its headers to the first token", median(span("postHeaders", "token"))),
     ]
     lines = [
         f"{time.strftime('%Y-%m-%d')}, {len(results)} runs after {WARM_UP} unmeasured, one user, "

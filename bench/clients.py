@@ -1,13 +1,13 @@
 """The bench's clients, timing what a person waits for.
 
 On Switchboard a client does what a browser does: it signs in (the login page for its
-CSRF cookie, then the form), opens a new chat, and sends a message as htmx sends it (the
-composer's form fields, the HX-* headers and the CSRF header the page's <body> carries);
-the answer's partial names its stream, which it then reads. On the fake and on the
+CSRF cookie, then the form), opens a new chat, and sends a message as the page's
+composer sends it (its form fields, the HX-* headers and the CSRF token, asking for an
+event stream), then reads the turn and the answer's events on that response. On the fake and on the
 relays it does what an OpenAI-compatible client does: one streaming POST.
 
 Time to first token always starts when the message is sent: on Switchboard that is the
-POST, before the stream exists.
+POST, whose response then carries the answer.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from bench.app import FAKE_MODEL, PASSWORD
 
 QUESTION = "bench"
 FAKE_TOKEN = " tok"  # noqa: S105 - not a secret: how each of the fake's tokens begins (fakes/upstream.py, --tokens)
-_SSE_CONNECT = re.compile(r'sse-connect="([^"]+)"')
 _STATUS = re.compile(r'data-status="(\w+)"')
 _REASON = re.compile(r'<p class="reason[^"]*"[^>]*>(.*?)</p>', re.DOTALL)
 
@@ -39,7 +38,7 @@ class Timing:
     ttft_ms: float
     total_ms: float
     tokens: int
-    post_ms: float | None = None  # Switchboard only: the POST of the message, alone
+    post_ms: float | None = None  # Switchboard only: the POST to its turn event (Send's work)
 
 
 def new_client(*, base_url: str = "", headers: dict[str, str] | None = None) -> httpx2.AsyncClient:
@@ -109,37 +108,32 @@ async def open_new_chat(client: httpx2.AsyncClient) -> Composer:
 
 
 async def send_and_stream(client: httpx2.AsyncClient, composer: Composer) -> Timing:
-    """Send a message as htmx does, then read the answer's stream to its `done` event."""
+    """Send a message as the page's composer does (static/js/send.js), and read its
+    answer on that response to its `done` event."""
     started = time.perf_counter()
-    response = await client.post(
-        composer.send_url,
-        data={"content": QUESTION, "model": composer.model},
-        headers={
-            "HX-Request": "true",
-            "HX-Current-URL": composer.page_url,
-            "HX-Target": "messages",
-            "HX-Trigger": "composer",
-            "X-CSRFToken": client.cookies["csrftoken"],
-        },
-    )
-    posted = time.perf_counter()
-    found = _SSE_CONNECT.search(response.text)
-    if response.status_code != 200 or not found:
-        raise BenchError(f"Send answered HTTP {response.status_code} with no stream to open")
-    first, tokens, ended, done = 0.0, 0, 0.0, []
-    async with client.stream("GET", html.unescape(found.group(1))) as stream:
-        if stream.status_code != 200:
-            raise BenchError(f"the stream answered HTTP {stream.status_code}")
+    headers = {
+        "Accept": "text/event-stream",
+        "HX-Request": "true",
+        "HX-Current-URL": composer.page_url,
+        "X-CSRFToken": client.cookies["csrftoken"],
+    }
+    data = {"content": QUESTION, "model": composer.model}
+    posted, first, tokens, ended, done = 0.0, 0.0, 0, 0.0, []
+    async with client.stream("POST", composer.send_url, data=data, headers=headers) as response:
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            await response.aread()
+            raise BenchError(f"Send answered HTTP {response.status_code} with no answer on it")
         event = ""
-        async for line in stream.aiter_lines():
+        async for line in response.aiter_lines():
             if line.startswith("event: "):
                 event = line[7:]
-            if line == "event: delta":
+            if line == "event: turn":
+                posted = time.perf_counter()  # the turn is saved and in the page
+            elif line == "event: delta":
                 first = first or time.perf_counter()
             elif event == "delta" and line.startswith("data: "):
-                # The fake's tokens, however many a delta carries: one each while the
-                # answer streams, all that were saved for a reader that came after it
-                # ended (it follows the stored text).
+                # The fake's tokens, however many a delta carries: several when the
+                # answer's task ran ahead of this reader.
                 tokens += line.count(FAKE_TOKEN)
             elif line == "event: done":
                 ended = time.perf_counter()

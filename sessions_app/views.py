@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import NamedTuple
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -129,10 +132,7 @@ def search_chats(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 async def send(request: HttpRequest, session_id: UUID | None = None) -> HttpResponse:
-    response, reply, start = await trips.database_trip(_send, request, session_id)
-    if start is not None:
-        answers.start(reply, start)  # the provider starts now, not when the stream opens
-    return response
+    return _answered(await trips.database_trip(_send, request, session_id))
 
 
 @require_http_methods(["GET", "POST"])
@@ -141,15 +141,50 @@ async def edit(request: HttpRequest, session_id: UUID, message_id: UUID) -> Http
     version of it with its own answer (ChatSession.edit); the page shows its branch."""
     if request.method == "GET":
         return await sync_to_async(_edit_form)(request, session_id, message_id)
-    response, reply, start = await trips.database_trip(_send, request, session_id, message_id)
-    if start is not None:
-        answers.start(reply, start)
-    return response
+    return _answered(await trips.database_trip(_send, request, session_id, message_id))
 
 
-def _send(
-    request: HttpRequest, session_id: UUID | None, edited_id: UUID | None = None
-) -> tuple[HttpResponse, Message | None, streaming.Start | Exception | None]:
+# The first event of a Send that carries its answer: the turn's partial, for the page to
+# append before the answer's own events.
+TURN = "turn"
+
+
+class _Sent(NamedTuple):
+    response: HttpResponse
+    reply: Message | None = None
+    start: streaming.Start | Exception | None = None  # the claim, when this process has it
+    carries_answer: bool = False  # the response is to lead the answer's events
+
+
+def _answered(sent: _Sent) -> HttpResponse:
+    """Start the answer claimed at Send: the provider starts now, not when a stream
+    opens. When the page asked for it, the answer's events follow the turn on this
+    response: one request from Enter to the last token, not two (bench/README.md)."""
+    if sent.start is None:
+        return sent.response
+    answer = answers.start(sent.reply, sent.start)
+    if not sent.carries_answer:
+        return sent.response
+    turn = streaming.sse(TURN, sent.response.content.decode())
+    return _event_stream(_led_by(turn, answer.read()))
+
+
+async def _led_by(first: str, events: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async with aclosing(events):
+        async for event in events:
+            yield event
+
+
+def _asks_for_answer(request: HttpRequest) -> bool:
+    """Whether the page reads the answer on Send's own response (static/js/send.js asks
+    by accepting an event stream). Only under ASGI: the answer's task must outlive the
+    view, and a WSGI request's loop does not."""
+    streams = "text/event-stream" in request.headers.get("Accept", "")
+    return isinstance(request, ASGIRequest) and bool(request.htmx) and streams
+
+
+def _send(request: HttpRequest, session_id: UUID | None, edited_id: UUID | None = None) -> _Sent:
     """Save the turn (a new one, or an edited question's) and, served under ASGI, claim
     its answer for this process, in one trip. A WSGI request (Django's test client) has
     no loop that outlives it to run the answer on: its stream starts it (stream)."""
@@ -161,7 +196,7 @@ def _send(
         data["model"] = str(session.current_model_id or "")
     form = MessageForm(data, user=request.user)
     if not form.is_valid():
-        return _refused(request, form, session, edited), None, None
+        return _Sent(_refused(request, form, session, edited))
     session = session or ChatSession.objects.create(owner=request.user)
     titled = not session.title  # the first question names the chat: the page shows it at once
     content, model = form.cleaned_data["content"], form.cleaned_data["model"]
@@ -176,15 +211,21 @@ def _send(
             question, reply = session.start_turn(content=content, model=model)
         start = streaming.claim(reply, granted=form.grant) if here else None
     if not request.htmx:
-        response = redirect(session)
-    elif session_id is None:  # the first message of a new chat: load its page
-        response = HttpResponseClientRedirect(session.get_absolute_url())
-    elif edited:  # the branch below the question changed: the whole conversation is new
-        response = _branch(request, session)
-    else:
-        context = {"session": session, "question": question, "reply": reply, "titled": titled}
-        response = render(request, "sessions_app/partials/turn.html", context)
-    return response, reply, start
+        return _Sent(redirect(session), reply, start)
+    if session_id is None:  # the first message of a new chat: load its page
+        return _Sent(HttpResponseClientRedirect(session.get_absolute_url()), reply, start)
+    if edited:  # the branch below the question changed: the whole conversation is new
+        return _Sent(_branch(request, session), reply, start)
+    carries = start is not None and _asks_for_answer(request)
+    context = {
+        "session": session,
+        "question": question,
+        "reply": reply,
+        "titled": titled,
+        "answer_follows": carries,  # the answer opens no stream of its own
+    }
+    response = render(request, "sessions_app/partials/turn.html", context)
+    return _Sent(response, reply, start, carries_answer=carries)
 
 
 def _refused(
@@ -259,6 +300,10 @@ async def stream(request: HttpRequest, session_id: UUID, message_id: UUID) -> St
             events = answers.start(message, start).read()
         else:
             events = answers.start_and_read(message, start)
+    return _event_stream(events)
+
+
+def _event_stream(events: AsyncIterator[str]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass tokens on as they come

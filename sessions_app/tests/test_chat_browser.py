@@ -16,10 +16,11 @@ from django.core.management import call_command
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.tests.browser import log_in
+from fakes.proxy import CuttableProxy
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import Provider
 from providers.tests.factories import make_catalogue, make_fake_provider, make_model
-from sessions_app.models import Message
+from sessions_app.models import ChatSession, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -168,6 +169,69 @@ def test_stop_keeps_the_partial_answer(
     gate.open()
     expect(answer).to_contain_text("Stopped.")
     expect(answer.locator(".body")).to_have_text("Hello")
+
+
+def test_the_answer_comes_on_the_response_to_send(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    log_in(page, asgi_server, "alice")
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
+    requests.clear()
+
+    with page.expect_response(re.compile(r"/send/$")) as sent:
+        send(page, "Say hello")
+
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer.locator(".body")).to_have_text("Hello, world!")
+    expect(page).to_have_title(re.compile("^Say hello"))  # the turn's title swaps, as htmx's
+    expect(page.get_by_label("Message")).to_have_value("")
+    assert sent.value.headers["content-type"].startswith("text/event-stream")
+    assert [r for r in requests if "/static/" not in r] == [f"POST {sent.value.url}"]
+
+
+def test_an_answer_cut_off_on_its_way_is_read_again_from_its_own_stream(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    gate = Gate()  # "Hello", then the model is silent while the connection drops
+    fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
+    with CuttableProxy(asgi_server) as network:
+        log_in(page, network.url, "alice")
+        page.get_by_role("button", name="New chat").click()
+        send(page, "Say hello")
+        answer = answers(page).first
+        expect(answer).to_contain_text("Hello")
+
+        with page.expect_request(re.compile(r"/stream/$")):
+            network.cut()  # a network change, a laptop lid, a proxy's idle timeout
+        gate.open()
+
+        expect(answer).to_have_attribute("data-status", "done")
+        expect(answer.locator(".body")).to_have_text("Hello, world!")
+    assert len(fake_upstream.requests) == 1  # read again, not asked again
+
+
+def test_a_send_that_fails_says_so_and_keeps_the_message(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    with CuttableProxy(asgi_server) as network:
+        log_in(page, network.url, "alice")
+        page.get_by_role("button", name="New chat").click()
+        page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
+    # The network is gone.
+    send(page, "Say hello")
+    expect(page.get_by_role("alert").filter(has_text="could not be reached")).to_be_visible()
+    expect(page.get_by_label("Message")).to_have_value("Say hello")
+
+    page.goto(page.url.replace(network.url, asgi_server))  # another way in (cookies know no port)
+    ChatSession.objects.all().delete()  # in another tab, say
+    send(page, "Say hello")
+    expect(page.get_by_role("alert").filter(has_text="HTTP 404")).to_be_visible()
+    expect(page.get_by_label("Message")).to_have_value("Say hello")
+    assert not fake_upstream.requests
 
 
 def test_an_upstream_error_reads_as_a_sentence(

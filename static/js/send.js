@@ -1,0 +1,118 @@
+// The composer's Send, read to the end of its answer: the message is posted with fetch
+// asking for an event stream, and the new turn and then its answer's events come on that
+// one response (sessions_app.views._answered). No second request opens the answer's
+// stream: that round trip was a third of the wait from Enter to the first token
+// (bench/README.md). The events are swapped in with htmx.swap, as htmx's SSE extension
+// swaps a stream's. If the response ends before the answer does (a dropped connection, a
+// proxy's timeout), the answer opens its own stream (sessions_app.views.stream), which
+// replays it from its start.
+import { createParser } from "./vendor/eventsource-parser-3.1.1.js";
+
+const EVENT_STREAM = "text/event-stream";
+
+document.addEventListener("htmx:confirm", (event) => {
+  const form = event.detail.elt;
+  if (!form.matches?.("form[data-answer-follows]")) return;
+  event.preventDefault(); // htmx does not post it: this does
+  // One at a time, until its turn is in the page: Enter meanwhile leaves the text in the box.
+  if (!form.dataset.sending) send(form);
+});
+
+const failure = (form, text) => {
+  const line = form.querySelector(".send-failure");
+  line.textContent = text;
+  line.hidden = !text;
+};
+
+async function send(form) {
+  const button = form.querySelector("button[type=submit]");
+  const box = form.querySelector("#id_content");
+  const release = () => {
+    delete form.dataset.sending;
+    button.disabled = false;
+  };
+  form.dataset.sending = "yes";
+  button.disabled = true;
+  failure(form, "");
+  const body = new FormData(form);
+  let response;
+  try {
+    response = await fetch(form.action, {
+      method: "POST",
+      body,
+      headers: { Accept: EVENT_STREAM, "HX-Request": "true", "HX-Current-URL": location.href },
+    });
+  } catch {
+    release();
+    failure(form, "Switchboard could not be reached: your message was not sent. Send it again.");
+    return;
+  }
+  if (!response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
+    release();
+    await answeredAsHtmx(form, response);
+    return;
+  }
+  await readAnswer(response, () => {
+    release();
+    if (box.value === body.get("content")) box.value = ""; // not what was typed since
+  });
+  release();
+}
+
+// What htmx does with a response that is not the answer: the form again with why it was
+// refused (aimed at the composer by HX-Retarget), another page to load; it swaps no error.
+async function answeredAsHtmx(form, response) {
+  const elsewhere = response.headers.get("HX-Redirect") ?? (response.redirected && response.url);
+  if (elsewhere) {
+    location.assign(elsewhere); // a sign-in that expired leads to the sign-in page
+  } else if (!response.ok) {
+    failure(form, `Sending failed (HTTP ${response.status}). Reload the page and send it again.`);
+  } else {
+    const target = response.headers.get("HX-Retarget") ?? "#messages";
+    const swapStyle = response.headers.get("HX-Reswap") ?? "beforeend";
+    htmx.swap(target, await response.text(), { swapStyle });
+  }
+}
+
+// The turn (`turned` is called once it is in the page), then the answer's events.
+async function readAnswer(response, turned) {
+  const messages = document.getElementById("messages");
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let answer = null; // the answer's article, once the turn is in the page
+  let ended = false;
+  const parser = createParser({
+    onEvent: ({ event, data }) => {
+      if (event === "turn") {
+        htmx.swap(messages, data, { swapStyle: "beforeend" });
+        answer = [...messages.querySelectorAll("[data-stream]")].pop();
+        turned();
+      } else if (!answer?.isConnected) {
+        reader.cancel(); // another branch is shown: the answer goes on without this page
+      } else if (event === "html") {
+        htmx.swap(answer.querySelector(".body.streaming"), data, { swapStyle: "innerHTML" });
+      } else if (event === "done") {
+        ended = true;
+        htmx.swap(answer, data, { swapStyle: "outerHTML" });
+      }
+    },
+  });
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      parser.feed(chunk.value);
+    }
+  } catch {
+    // The connection broke; the answer goes on in the server, and is read again below.
+  }
+  if (ended) return;
+  if (!answer) location.reload(); // the turn was saved: the page shows it, and its answer
+  else if (answer.isConnected) follow(answer);
+}
+
+// The answer's own stream, as the page opens it for an answer that was already running.
+const follow = (answer) => {
+  const copy = answer.cloneNode(true);
+  copy.setAttribute("hx-ext", "sse");
+  copy.setAttribute("sse-connect", copy.dataset.stream);
+  copy.setAttribute("sse-close", "done");
+  htmx.swap(answer, copy.outerHTML, { swapStyle: "outerHTML" });
+};
