@@ -4,8 +4,8 @@ a time, so nothing queues and each figure is the work itself, not the wait.
 For each round, each variant in turn (the order rotating with the round): `--answers`
 answers one after the other, and the CPU its server process tree used meanwhile
 (/proc, utime + stime) divided by their number. On Switchboard each answer is what a
-browser does, in a new chat opened beforehand (untimed, its CPU not counted): Send, then
-the stream to its `done`. On the floor and LiteLLM it is one streaming POST.
+browser does, in a new chat opened beforehand (untimed, its CPU not counted): Send, its
+response read to the answer's `done`. On the floor and LiteLLM it is one streaming POST.
 
     .venv/bin/python bench/answer_cpu.py            # about 3 min
     .venv/bin/python bench/answer_cpu.py --variants switchboard --rounds 6

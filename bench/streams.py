@@ -6,8 +6,9 @@ variant in turn (the order rotates with the repeat):
 
 - direct: the fake upstream itself (fakes/upstream.py, in its own process), read as an
   OpenAI-compatible client reads it. The others are measured against it.
-- switchboard: the app as a browser drives it, signed in beforehand: Send (the POST htmx
-  makes), then the stream the answer's partial names, to its first `delta` and its `done`.
+- switchboard: the app as a browser drives it, signed in beforehand: Send (the POST the
+  page's composer makes), whose response carries the turn and then the answer's events,
+  to its first `delta` and its `done`.
 - floor: bench/floor_relay.py, Starlette and httpx2 passing the fake's bytes through.
 - litellm: LiteLLM's proxy routing the model to the fake; no database, no telemetry.
 
@@ -306,7 +307,7 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, names: list[str]) 
         f"average {min(loads):.1f} to {max(loads):.1f} during the run.",
         "",
         "| streams | variant | TTFT p50 | added TTFT p50 | added TTFT p99 | added total p50 "
-        "| Send POST p50 | errors | server RSS peak | server CPU per 1k tokens | load |",
+        "| Send to its turn p50 | errors | server RSS peak | server CPU per 1k tokens | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
