@@ -12,6 +12,7 @@ import django
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db import DatabaseError
 
 from config.request_threads import RequestThreads
 
@@ -19,10 +20,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)  # as get_asgi_application() does
 
 # These need the app loaded.
-from providers.runners.router import preload_runners  # noqa: E402
-from sessions_app import answers  # noqa: E402
-
-preload_runners()
+from providers.models import Provider  # noqa: E402
+from providers.runners.router import RUNNERS, preload_runners  # noqa: E402
+from sessions_app import answers, trips  # noqa: E402
 
 
 class _Handler(ASGIHandler):
@@ -50,13 +50,26 @@ async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISend
 
 
 async def lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-    """Startup needs nothing; shutdown, which uvicorn sends once its connections are
-    closed, interrupts the answers left running."""
+    """Startup imports the SDKs of the protocols that the enabled providers speak;
+    shutdown, which uvicorn sends once its connections are closed, interrupts the answers
+    left running."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            preload_runners(await trips.database_trip(_protocols_in_use))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await answers.interrupt_all()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _protocols_in_use() -> set[str]:
+    """The protocols of the enabled providers; all of them when the database cannot say
+    (not migrated yet): a worker then holds only the SDKs it serves (bench/README.md),
+    and imports another's when a provider of it is enabled (providers.runners.router)."""
+    try:
+        enabled = Provider.objects.filter(enabled=True).values_list("protocol", flat=True)
+        return set(enabled.distinct()) & RUNNERS.keys()
+    except DatabaseError:
+        return set(RUNNERS)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
@@ -31,17 +31,34 @@ from providers.runners.base import (
 from providers.upstream import transport
 
 # Dotted paths, imported on first use: the two SDKs take about 1.6 s to import, which
-# every manage.py command would otherwise pay (python -X importtime).
+# every manage.py command would otherwise pay (python -X importtime), and hold about 40 MB
+# each in every worker that imported them.
 RUNNERS = {
     "openai": "providers.runners.openai.OpenAIRunner",
     "anthropic": "providers.runners.anthropic.AnthropicRunner",
 }
 
 
-def preload_runners() -> None:
-    """Import every runner now: a server pays the SDK import at start, not on a first chat."""
-    for path in RUNNERS.values():
-        import_string(path)
+# The protocols whose runner this process has imported, imports that are under way not
+# among them: an SDK half imported is in sys.modules, and importing it again from the
+# event loop would wait there for the other thread's import to finish.
+_imported_protocols: set[str] = set()
+
+
+def preload_runners(protocols: Iterable[str]) -> None:
+    """Import the runners of `protocols` now: a server pays their SDKs' import at start,
+    not on a first chat (config.asgi). Another protocol's is imported when first used."""
+    for protocol in protocols:
+        import_string(RUNNERS[protocol])
+        _imported_protocols.add(protocol)
+
+
+async def _imported(protocol: str) -> None:
+    """The runner of `protocol` imported, off the event loop: importing an SDK is a
+    second of CPU that would stall every stream of the worker (a provider of another
+    protocol enabled since the server started)."""
+    if protocol not in _imported_protocols:
+        await asyncio.to_thread(preload_runners, [protocol])
 
 
 def build_runner(target: ProviderTarget) -> Runner:
@@ -159,6 +176,7 @@ def _close(cached: _Cached) -> None:
 async def stream_reply(target: ProviderTarget, request: ChatRequest) -> AsyncIterator[Event]:
     """The answer's events from the provider's long-lived runner: one try (the chat
     decides about another, sessions_app/attempts.py)."""
+    await _imported(target.protocol)
     with runner_for(target) as runner:
         # aclosing: when our caller closes this stream (a Stop, a cut), the runner's
         # stream closes with it, and its HTTP response, not when collected.

@@ -13,23 +13,11 @@ from django.urls import reverse
 
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import LLMModel
-from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 from sessions_app.tests import event_stream
 from sessions_app.tests.test_streaming import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def model(fake_upstream: FakeUpstream) -> LLMModel:
-    provider = make_fake_provider(fake_upstream)
-    return make_model(provider, model_id="gpt-4o", display_name="GPT-4o", is_default=True)
-
-
-@pytest.fixture
-def session(user: User) -> ChatSession:
-    return ChatSession.objects.create(owner=user)
 
 
 @contextmanager

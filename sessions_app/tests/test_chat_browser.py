@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -226,7 +227,14 @@ def test_a_send_that_fails_says_so_and_keeps_the_message(
     expect(page.get_by_role("alert").filter(has_text="could not be reached")).to_be_visible()
     expect(page.get_by_label("Message")).to_have_value("Say hello")
 
-    page.goto(page.url.replace(network.url, asgi_server))  # another way in (cookies know no port)
+    chat = urlsplit(page.url).path
+    page.goto(asgi_server + chat)  # another way in (cookies know no port)
+    page.context.clear_cookies(name="sessionid")  # signed out, in another tab say
+    send(page, "Say hello")
+    expect(page.get_by_role("alert").filter(has_text="You are signed out")).to_be_visible()
+    expect(page.get_by_label("Message")).to_have_value("Say hello")
+
+    log_in(page, asgi_server, "alice", next_path=chat)
     ChatSession.objects.all().delete()  # in another tab, say
     send(page, "Say hello")
     expect(page.get_by_role("alert").filter(has_text="HTTP 404")).to_be_visible()

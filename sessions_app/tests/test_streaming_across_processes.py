@@ -19,23 +19,11 @@ from playwright.sync_api import Page, expect
 from accounts.tests.browser import log_in
 from fakes.upstream import FakeUpstream, Fault, Gate
 from providers.models import LLMModel
-from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
 from sessions_app.tests.test_chat_browser import answers, send
 from sessions_app.tests.test_streaming import Reader, ask, read_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def model(fake_upstream: FakeUpstream) -> LLMModel:
-    provider = make_fake_provider(fake_upstream)
-    return make_model(provider, model_id="gpt-4o", display_name="GPT-4o", is_default=True)
-
-
-@pytest.fixture
-def session(user: User) -> ChatSession:
-    return ChatSession.objects.create(owner=user)
 
 
 def answer_of(session: ChatSession) -> Message:

@@ -62,10 +62,14 @@ async function send(form) {
 
 // What htmx does with a response that is not the answer: the form again with why it was
 // refused (aimed at the composer by HX-Retarget), another page to load; it swaps no error.
+// Whatever went wrong, the message stays in the box.
 async function answeredAsHtmx(form, response) {
-  const elsewhere = response.headers.get("HX-Redirect") ?? (response.redirected && response.url);
+  const elsewhere = response.headers.get("HX-Redirect");
   if (elsewhere) {
-    location.assign(elsewhere); // a sign-in that expired leads to the sign-in page
+    location.assign(elsewhere);
+  } else if (response.redirected) {
+    // To the sign-in page: going there would lose the message.
+    failure(form, "You are signed out: sign in again in another tab, then send this again.");
   } else if (!response.ok) {
     failure(form, `Sending failed (HTTP ${response.status}). Reload the page and send it again.`);
   } else {
