@@ -6,14 +6,15 @@ which Django does not speak, is answered here so that a stopping server lets the
 still streaming in it save what they have (sessions_app.answers) before the process exits.
 """
 
+import logging
 import os
 
 import django
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
-from django.db import DatabaseError
 
+from config.database import UNREACHABLE, reach_database
 from config.request_threads import RequestThreads
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -23,6 +24,12 @@ django.setup(set_prefix=False)  # as get_asgi_application() does
 from providers.models import Provider  # noqa: E402
 from providers.runners.router import RUNNERS, preload_runners  # noqa: E402
 from sessions_app import answers, trips  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+# How long a starting worker waits for the database before it imports every SDK and
+# serves: a database down must not keep the server from answering (its /healthz says 503).
+STARTUP_DATABASE_SECONDS = 3
 
 
 class _Handler(ASGIHandler):
@@ -66,10 +73,13 @@ async def lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None
 
 def _protocols_in_use() -> set[str]:
     """The protocols of the enabled providers; all of them when the database cannot say
-    (not migrated yet): a worker then holds only the SDKs it serves (bench/README.md),
-    and imports another's when a provider of it is enabled (providers.runners.router)."""
+    (down, or not migrated yet): a worker then holds only the SDKs it serves
+    (bench/README.md), and imports another's when a provider of it is enabled
+    (providers.runners.router)."""
     try:
+        reach_database(STARTUP_DATABASE_SECONDS)
         enabled = Provider.objects.filter(enabled=True).values_list("protocol", flat=True)
         return set(enabled.distinct()) & RUNNERS.keys()
-    except DatabaseError:
+    except UNREACHABLE:
+        logger.warning("Startup: the database did not say which providers are enabled")
         return set(RUNNERS)

@@ -7,7 +7,7 @@ worker count is among them), and "Serving on …" is printed only once the serve
 with one worker, once this process has loaded the app; with several, once every worker
 has loaded it. The workers are uvicorn's supervisor's: they share the one socket, one that
 dies is replaced, and Ctrl+C or SIGTERM stops them all. The supervisor itself never loads
-the app: its copy (about 120 MB) would serve nothing. uvicorn serves the socket it is
+the app: its copy (about 90 MB) would serve nothing. uvicorn serves the socket it is
 handed, so it logs no address of its own. With --with-task-worker (`make run`) it also
 runs `manage.py db_worker` beside them, which drains the background tasks' queue (the
 Docker setup runs that worker as a service of its own), and stops it with the server.

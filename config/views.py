@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
+
+from config.database import UNREACHABLE, reach_database
 
 logger = logging.getLogger(__name__)
 
@@ -25,26 +25,12 @@ HEALTH_CHECK_SECONDS = 3
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the app can reach its database; 503, with no details, when it cannot."""
     try:
-        _reach_database()
-    except (DatabaseError, psycopg.Error):
+        reach_database(HEALTH_CHECK_SECONDS)
+    except UNREACHABLE:
         # The reason goes to the log: a probe's response may be public.
         logger.exception("Health check: the database is unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
-
-
-def _reach_database() -> None:
-    pool = getattr(connection, "pool", None)
-    if pool is None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        return
-    # PostgreSQL's pool: asked directly, with a deadline of our own. Through Django, a
-    # request waits the pool's whole timeout for a connection that cannot be made.
-    pool.open(wait=False)
-    with pool.connection(timeout=HEALTH_CHECK_SECONDS) as pooled:
-        pooled.execute("SELECT 1").fetchone()
 
 
 @login_not_required

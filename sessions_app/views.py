@@ -176,14 +176,6 @@ async def _led_by(first: str, events: AsyncIterator[str]) -> AsyncIterator[str]:
             yield event
 
 
-def _asks_for_answer(request: HttpRequest) -> bool:
-    """Whether the page reads the answer on Send's own response (static/js/send.js asks
-    by accepting an event stream). Only under ASGI: the answer's task must outlive the
-    view, and a WSGI request's loop does not."""
-    streams = "text/event-stream" in request.headers.get("Accept", "")
-    return isinstance(request, ASGIRequest) and bool(request.htmx) and streams
-
-
 def _send(request: HttpRequest, session_id: UUID | None, edited_id: UUID | None = None) -> _Sent:
     """Save the turn (a new one, or an edited question's) and, served under ASGI, claim
     its answer for this process, in one trip. A WSGI request (Django's test client) has
@@ -216,7 +208,9 @@ def _send(request: HttpRequest, session_id: UUID | None, edited_id: UUID | None 
         return _Sent(HttpResponseClientRedirect(session.get_absolute_url()), reply, start)
     if edited:  # the branch below the question changed: the whole conversation is new
         return _Sent(_branch(request, session), reply, start)
-    carries = start is not None and _asks_for_answer(request)
+    # The page's send.js accepts an event stream: the answer is to follow on this response
+    # (only with a claim, so only under ASGI, whose loop outlives the view).
+    carries = start is not None and "text/event-stream" in request.headers.get("Accept", "")
     context = {
         "session": session,
         "question": question,

@@ -100,4 +100,5 @@ def test_healthz_says_503_and_nothing_more_when_the_database_is_down(
 
     assert (status, body) == (503, b'{"status": "error", "database": "unreachable"}')
     assert "Health check: the database is unreachable" in logs
+    assert "Startup: the database did not say which providers are enabled" in logs
     assert password not in logs
