@@ -242,6 +242,26 @@ def test_a_send_that_fails_says_so_and_keeps_the_message(
     assert not fake_upstream.requests
 
 
+def test_a_second_enter_before_the_turn_is_in_sends_nothing_more(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    log_in(page, asgi_server, "alice")
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
+    page.get_by_label("Message").fill("Say hello")
+
+    # Both in one turn of the page's event loop: the first Send cannot have come back.
+    page.locator("form#composer").evaluate(
+        "form => { form.requestSubmit(); form.requestSubmit(); }"
+    )
+
+    expect(answers(page).first).to_have_attribute("data-status", "done")
+    expect(page.get_by_label("Message")).to_have_value("")
+    expect(page.locator('article[data-role="user"]')).to_have_count(1)
+    assert Message.objects.filter(role="user").count() == 1
+    assert len(fake_upstream.requests) == 1
+
+
 def test_an_upstream_error_reads_as_a_sentence(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
