@@ -13,8 +13,9 @@ import django
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db import DatabaseError
 
-from config.database import UNREACHABLE, reach_database
+from config.database import reach_database
 from config.request_threads import RequestThreads
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -80,6 +81,6 @@ def _protocols_in_use() -> set[str]:
         reach_database(STARTUP_DATABASE_SECONDS)
         enabled = Provider.objects.filter(enabled=True).values_list("protocol", flat=True)
         return set(enabled.distinct()) & RUNNERS.keys()
-    except UNREACHABLE:
+    except DatabaseError:
         logger.warning("Startup: the database did not say which providers are enabled")
         return set(RUNNERS)

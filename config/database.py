@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import psycopg
-from django.db import DatabaseError, connection
-
-# What reach_database raises when the database does not answer.
-UNREACHABLE = (DatabaseError, psycopg.Error)
+from django.db import OperationalError, connection
 
 
 def reach_database(seconds: float) -> None:
-    """Return once the database has answered a SELECT 1; raise one of UNREACHABLE when it
+    """Return once the database has answered a SELECT 1; raise a DatabaseError when it
     cannot within `seconds`. Through Django, PostgreSQL's pool would wait its whole
     timeout (30 s) for a connection that cannot be made, so the pool is asked directly."""
     pool = getattr(connection, "pool", None)
@@ -19,6 +15,13 @@ def reach_database(seconds: float) -> None:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         return
-    pool.open(wait=False)
-    with pool.connection(timeout=seconds) as pooled:
-        pooled.execute("SELECT 1").fetchone()
+    # Imported here: PostgreSQL's backend has loaded it already, and a worker on SQLite
+    # is spared its ~9 MB (libpq and its own OpenSSL).
+    import psycopg
+
+    try:
+        pool.open(wait=False)
+        with pool.connection(timeout=seconds) as pooled:
+            pooled.execute("SELECT 1").fetchone()
+    except psycopg.Error as error:
+        raise OperationalError(str(error)) from error

@@ -6,11 +6,12 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
-from config.database import UNREACHABLE, reach_database
+from config.database import reach_database
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the app can reach its database; 503, with no details, when it cannot."""
     try:
         reach_database(HEALTH_CHECK_SECONDS)
-    except UNREACHABLE:
+    except DatabaseError:
         # The reason goes to the log: a probe's response may be public.
         logger.exception("Health check: the database is unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
