@@ -8,8 +8,14 @@ page's scripts run, which the Content-Security-Policy, forbidding inline script,
 Between two browser runs the bench reads the fake upstream directly, so the difference is
 what the browser, the page's scripts and Switchboard add together.
 
+With --first-message each run sends from the start page instead, as a person starting a
+chat does: Send creates the chat and the page loads it, whose answer then opens its
+stream. The times are the epoch's (the page's clock origin plus its clock), and Enter's
+is kept in the tab's sessionStorage, so they span the two documents.
+
     .venv/bin/python bench/browser_ttft.py              # 20 runs
     .venv/bin/python bench/browser_ttft.py --runs 50
+    .venv/bin/python bench/browser_ttft.py --first-message
 """
 
 from __future__ import annotations
@@ -42,16 +48,22 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WARM_UP = 2
+CHAT = re.compile(r"/chat/[0-9a-f-]{36}/$")
 T = TypeVar("T")
 
 # Runs in every document before its own scripts. `[sse-swap="html"]` is where each `html`
 # event goes, the answer so far formatted (static/js/send.js); until the first, it holds
 # the "Waiting for …" line (`.waiting`).
 WATCH = """
-window.__bench = { enter: null, token: null, painted: null };
+const benchNow = () => performance.timeOrigin + performance.now();
+window.__bench = {
+  enter: Number(sessionStorage.getItem("benchEnter")) || null, token: null, painted: null,
+  page: performance.timeOrigin,
+};
 document.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && event.target.id === "id_content" && window.__bench.enter === null) {
-    window.__bench.enter = performance.now();
+    window.__bench.enter = benchNow();
+    sessionStorage.setItem("benchEnter", String(window.__bench.enter));
   }
 }, true);
 new MutationObserver(() => {
@@ -59,20 +71,21 @@ new MutationObserver(() => {
   if (bench.enter === null || bench.token !== null) return;
   const target = document.querySelector('[sse-swap="html"]');
   if (target && target.textContent.trim() && !target.querySelector(".waiting")) {
-    bench.token = performance.now();
-    requestAnimationFrame(() => { bench.painted = performance.now(); });
+    bench.token = benchNow();
+    sessionStorage.removeItem("benchEnter");
+    requestAnimationFrame(() => { bench.painted = benchNow(); });
   }
 }).observe(document, { childList: true, subtree: true, characterData: true });
 """
 
 # Where the wait went, from the page's resource timings: the POST of the message, whose
-# response carries the turn and then the answer (null when the URL changed shape).
+# response carries the turn and then the answer (null when the URL changed shape, and
+# for a first message, whose POST was the start page's).
 TIMES = """() => {
   const post = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/send/"));
+  const at = (time) => (post ? performance.timeOrigin + time : null);
   return {
-    ...window.__bench,
-    postStart: post ? post.startTime : null,
-    postHeaders: post ? post.responseStart : null,
+    ...window.__bench, postStart: at(post?.startTime), postHeaders: at(post?.responseStart),
   };
 }"""
 
@@ -97,7 +110,7 @@ class Direct:
         return self._run(openai_stream(self.client, self.url)).ttft_ms
 
 
-def measure(server: app.Server, direct: Direct, runs: int) -> list[dict]:
+def measure(server: app.Server, direct: Direct, runs: int, *, first_message: bool) -> list[dict]:
     results = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -110,11 +123,16 @@ def measure(server: app.Server, direct: Direct, runs: int) -> list[dict]:
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(f"{server.url}/")
         for run in range(WARM_UP + runs):
-            page.get_by_role("button", name="New chat").click()
-            page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
+            if first_message:
+                page.goto(f"{server.url}/")
+            else:
+                page.get_by_role("button", name="New chat").click()
+                page.wait_for_url(CHAT)
             box = page.get_by_label("Message")
             box.fill("bench")
             box.press("Enter")
+            if first_message:
+                page.wait_for_url(CHAT)
             page.wait_for_function("() => window.__bench.painted !== null", timeout=60_000)
             page.locator('[data-role="assistant"][data-status="done"]').wait_for(timeout=60_000)
             times = page.evaluate(TIMES)
@@ -130,7 +148,7 @@ def measure(server: app.Server, direct: Direct, runs: int) -> list[dict]:
     return results
 
 
-def report(results: list[dict]) -> str:
+def report(results: list[dict], *, first_message: bool) -> str:
     def median(values: list[float | None]) -> str:
         known = [v for v in values if v is not None]
         return f"{statistics.median(known):.1f} ms" if known else "—"
@@ -153,8 +171,14 @@ def report(results: list[dict]) -> str:
         ("the POST to its response's headers (Send)", median(span("postStart", "postHeaders"))),
         ("its headers to the first token", median(span("postHeaders", "token"))),
     ]
+    if first_message:  # the POST was the start page's; the chat's page loaded after it
+        rows[4:] = [
+            ("of which: Enter to the chat's page starting to load", median(span("enter", "page"))),
+            ("the chat's page starting to load to the first token", median(span("page", "token"))),
+        ]
     lines = [
         f"{time.strftime('%Y-%m-%d')}, {len(results)} runs after {WARM_UP} unmeasured, one user, "
+        f"{'the first message of a new chat, ' if first_message else ''}"
         f"1-minute load average {proc.load_average():.1f} at the end.",
         "",
         "| what | median |",
@@ -169,6 +193,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--token-delay", type=float, default=0.02, help="seconds")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--first-message", action="store_true", help="send from the start page, a new chat"
+    )
     args = parser.parse_args()
     workdir, env, fake = app.set_up(
         tokens=args.tokens, token_delay=args.token_delay, usernames=["browser"]
@@ -177,10 +204,10 @@ def main() -> None:
     try:
         servers.append(app.serve(env, workers=args.workers, log=workdir / "switchboard.log"))
         direct = Direct(f"{fake.url}/chat/completions")
-        results = measure(servers[-1], direct, args.runs)
+        results = measure(servers[-1], direct, args.runs, first_message=args.first_message)
     finally:
         app.stop(*servers)
-    print(report(results))
+    print(report(results, first_message=args.first_message))
 
 
 if __name__ == "__main__":

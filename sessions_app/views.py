@@ -145,15 +145,17 @@ async def edit(request: HttpRequest, session_id: UUID, message_id: UUID) -> Http
 
 
 # The first event of a Send that carries its answer: the turn's partial, for the page to
-# append before the answer's own events.
+# append before the answer's own events; or, for the first message of a new chat, the
+# chat's page, which the start page becomes (its address in HX-Replace-Url).
 TURN = "turn"
+PAGE = "page"
 
 
 class _Sent(NamedTuple):
     response: HttpResponse
     reply: Message | None = None
     start: streaming.Start | Exception | None = None  # the claim, when this process has it
-    carries_answer: bool = False  # the response is to lead the answer's events
+    leads: str = ""  # TURN or PAGE: the response is to lead the answer's events as that event
 
 
 def _answered(sent: _Sent) -> HttpResponse:
@@ -163,10 +165,13 @@ def _answered(sent: _Sent) -> HttpResponse:
     if sent.start is None:
         return sent.response
     answer = answers.start(sent.reply, sent.start)
-    if not sent.carries_answer:
+    if not sent.leads:
         return sent.response
-    turn = streaming.sse(TURN, sent.response.content.decode())
-    return _event_stream(_led_by(turn, answer.read()))
+    first = streaming.sse(sent.leads, sent.response.content.decode())
+    response = _event_stream(_led_by(first, answer.read()))
+    if address := sent.response.get("HX-Replace-Url"):
+        response["HX-Replace-Url"] = address
+    return response
 
 
 async def _led_by(first: str, events: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -204,22 +209,28 @@ def _send(request: HttpRequest, session_id: UUID | None, edited_id: UUID | None 
         start = streaming.claim(reply, granted=form.grant) if here else None
     if not request.htmx:
         return _Sent(redirect(session), reply, start)
-    if session_id is None:  # the first message of a new chat: load its page
-        return _Sent(HttpResponseClientRedirect(session.get_absolute_url()), reply, start)
     if edited:  # the branch below the question changed: the whole conversation is new
         return _Sent(_branch(request, session), reply, start)
     # The page's send.js accepts an event stream: the answer is to follow on this response
-    # (only with a claim, so only under ASGI, whose loop outlives the view).
+    # (only with a claim, so only under ASGI, whose loop outlives the view), and the
+    # answer opens no stream of its own.
     carries = start is not None and "text/event-stream" in request.headers.get("Accept", "")
+    if session_id is None and carries:  # the first message of a new chat: its page
+        context = {**_page_context(request, session), "answer_follows": True}
+        page = render(request, "sessions_app/session.html", context)
+        page["HX-Replace-Url"] = session.get_absolute_url()
+        return _Sent(page, reply, start, leads=PAGE)
+    if session_id is None:  # htmx without send.js: it loads the chat's page
+        return _Sent(HttpResponseClientRedirect(session.get_absolute_url()), reply, start)
     context = {
         "session": session,
         "question": question,
         "reply": reply,
         "titled": titled,
-        "answer_follows": carries,  # the answer opens no stream of its own
+        "answer_follows": carries,
     }
     response = render(request, "sessions_app/partials/turn.html", context)
-    return _Sent(response, reply, start, carries_answer=carries)
+    return _Sent(response, reply, start, leads=TURN if carries else "")
 
 
 def _refused(

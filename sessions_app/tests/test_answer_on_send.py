@@ -22,16 +22,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @contextmanager
 def sending(
-    server: str, session: ChatSession, cookies: dict[str, str], **data: object
+    server: str, session: ChatSession | None, cookies: dict[str, str], **data: object
 ) -> Iterator[httpx2.Response]:
-    """Send as the page's composer does, asking for the answer on the response; the
-    response is read as it comes, and closed on leaving."""
+    """Send as the page's composer does, asking for the answer on the response (in a new
+    chat without `session`); the response is read as it comes, and closed on leaving."""
     token = httpx2.get(server + reverse("sessions_app:index"), cookies=cookies).cookies["csrftoken"]
+    send = reverse("sessions_app:send", args=[session.public_id]) if session else None
     with (
         httpx2.Client(timeout=30) as client,
         client.stream(
             "POST",
-            server + reverse("sessions_app:send", args=[session.public_id]),
+            server + (send or reverse("sessions_app:send_first")),
             data=data,
             cookies=cookies | {"csrftoken": token},
             headers={"X-CSRFToken": token, "HX-Request": "true", "Accept": "text/event-stream"},
@@ -65,6 +66,37 @@ def test_send_carries_the_turn_then_its_answer_to_the_end(
     assert "".join(data for name, data in answer_events if name == "delta") == "Hello, world!"
     assert answer_events[-1][0] == "done"
     assert 'data-status="done"' in answer_events[-1][1]
+    answer.refresh_from_db()
+    assert (answer.status, answer.content) == ("done", "Hello, world!")
+    assert len(fake_upstream.requests) == 1
+
+
+def test_a_new_chats_first_message_carries_its_page_then_its_answer(
+    asgi_server: str,
+    user: User,
+    model: LLMModel,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+) -> None:
+    with sending(asgi_server, None, cookies, content="Say hello", model=model.pk) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        address = response.headers["hx-replace-url"]
+        events = event_stream.parse("".join(response.iter_text()))
+
+    session = ChatSession.objects.get(owner=user)
+    assert address == session.get_absolute_url()
+    (first, page), *answer_events = events
+    assert first == "page"
+    question, answer = session.messages.order_by("created_at")
+    # The chat's whole page, titled by the question, its composer sending to this chat.
+    assert "<title>Say hello · Switchboard</title>" in page
+    assert f'id="message-{question.public_id}"' in page
+    stream = reverse("sessions_app:stream", args=[session.public_id, answer.public_id])
+    assert f'data-stream="{stream}"' in page
+    assert "sse-connect" not in page
+    assert f'action="{reverse("sessions_app:send", args=[session.public_id])}"' in page
+    assert "".join(data for name, data in answer_events if name == "delta") == "Hello, world!"
+    assert answer_events[-1][0] == "done"
     answer.refresh_from_db()
     assert (answer.status, answer.content) == ("done", "Hello, world!")
     assert len(fake_upstream.requests) == 1

@@ -194,6 +194,34 @@ def test_the_answer_comes_on_the_response_to_send(
     assert [r for r in requests if "/static/" not in r] == [f"POST {sent.value.url}"]
 
 
+def test_a_new_chats_first_message_turns_the_start_page_into_the_chat(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    log_in(page, asgi_server, "alice")  # the start page
+    requests.clear()
+
+    with page.expect_response(re.compile(r"/chat/send/$")) as sent:
+        send(page, "Say hello")
+
+    answer = answers(page).first
+    expect(answer).to_have_attribute("data-status", "done")
+    expect(answer.locator(".body")).to_have_text("Hello, world!")
+    session = ChatSession.objects.get()
+    expect(page).to_have_url(asgi_server + session.get_absolute_url())
+    expect(page).to_have_title("Say hello · Switchboard")
+    expect(page.locator(f"#chat-{session.public_id}")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_label("Message")).to_be_focused()
+    assert [r for r in requests if "/static/" not in r] == [f"POST {sent.value.url}"]
+
+    send(page, "And again")  # the next goes to this chat, on its own response
+    expect(answers(page).nth(1)).to_have_attribute("data-status", "done")
+    page.reload()  # the address is the chat's
+    expect(answers(page)).to_have_count(2)
+    assert ChatSession.objects.count() == 1
+
+
 def test_an_answer_cut_off_on_its_way_is_read_again_from_its_own_stream(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:

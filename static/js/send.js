@@ -5,7 +5,8 @@
 // (bench/README.md). The events are swapped in with htmx.swap, as htmx's SSE extension
 // swaps a stream's. If the response ends before the answer does (a dropped connection, a
 // proxy's timeout), the answer opens its own stream (sessions_app.views.stream), which
-// replays it from its start.
+// replays it from its start. The first message of a new chat, sent from the start page,
+// comes back as the chat's page, which the start page becomes, and then its answer.
 import { createParser } from "./vendor/eventsource-parser-3.1.1.js";
 
 const EVENT_STREAM = "text/event-stream";
@@ -26,7 +27,6 @@ const failure = (form, text) => {
 
 async function send(form) {
   const button = form.querySelector("button[type=submit]");
-  const box = form.querySelector("#id_content");
   const release = () => {
     delete form.dataset.sending;
     button.disabled = false;
@@ -53,9 +53,13 @@ async function send(form) {
     await answeredAsHtmx(form, response);
     return;
   }
-  await readAnswer(response, () => {
+  const sent = body.get("content");
+  const address = response.headers.get("HX-Replace-Url");
+  await readAnswer(response, address, (typed) => {
     release();
-    if (box.value === body.get("content")) box.value = ""; // not what was typed since
+    // Not what was typed since: that stays, in the new page's box too.
+    const now = document.getElementById("id_content");
+    now.value = typed === sent ? "" : typed;
   });
   release();
 }
@@ -79,18 +83,20 @@ async function answeredAsHtmx(form, response) {
   }
 }
 
-// The turn (`turned` is called once it is in the page), then the answer's events.
-async function readAnswer(response, turned) {
-  const messages = document.getElementById("messages");
+// The turn, or a new chat's page (`turned` is called with what the box held once it is
+// in the page), then the answer's events.
+async function readAnswer(response, address, turned) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let answer = null; // the answer's article, once the turn is in the page
   let ended = false;
   const parser = createParser({
     onEvent: ({ event, data }) => {
-      if (event === "turn") {
-        htmx.swap(messages, data, { swapStyle: "beforeend" });
-        answer = [...messages.querySelectorAll("[data-stream]")].pop();
-        turned();
+      if (event === "turn" || event === "page") {
+        const typed = document.getElementById("id_content").value;
+        if (event === "turn") htmx.swap("#messages", data, { swapStyle: "beforeend" });
+        else becomePage(data, address);
+        answer = [...document.querySelectorAll("#messages [data-stream]")].pop();
+        turned(typed);
       } else if (!answer?.isConnected) {
         reader.cancel(); // another branch is shown: the answer goes on without this page
       } else if (event === "html") {
@@ -109,9 +115,21 @@ async function readAnswer(response, turned) {
     // The connection broke; the answer goes on in the server, and is read again below.
   }
   if (ended) return;
-  if (!answer) location.reload(); // the turn was saved: the page shows it, and its answer
+  // The turn was saved: the page shows it, and its answer (a new chat's, at its address).
+  if (!answer) location.assign(address ?? location.href);
   else if (answer.isConnected) follow(answer);
 }
+
+// The start page becomes the new chat's: its address, its title, its <main> (the layout
+// around it is the same), the message box focused for the next question. Its entry in
+// the history is replaced, as it became the chat: Back leads where the start page's would.
+const becomePage = (html, address) => {
+  const page = new DOMParser().parseFromString(html, "text/html");
+  history.replaceState(null, "", address);
+  document.title = page.title;
+  htmx.swap("#main", page.getElementById("main").outerHTML, { swapStyle: "outerHTML" });
+  document.getElementById("id_content").focus();
+};
 
 // The answer's own stream, as the page opens it for an answer that was already running.
 const follow = (answer) => {
