@@ -79,13 +79,16 @@ new MutationObserver(() => {
 """
 
 # Where the wait went, from the page's resource timings: the POST of the message, whose
-# response carries the turn and then the answer (null when the URL changed shape, and
-# for a first message, whose POST was the start page's).
+# response carries the turn (or a new chat's page) and then the answer; null when the URL
+# changed shape, or when the chat's page loaded after Enter (the POST was the page
+# before's: the first message before 637b736, HX-Redirect to the chat's page).
 TIMES = """() => {
   const post = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/send/"));
   const at = (time) => (post ? performance.timeOrigin + time : null);
+  const bench = window.__bench;
   return {
-    ...window.__bench, postStart: at(post?.startTime), postHeaders: at(post?.responseStart),
+    ...bench, postStart: at(post?.startTime), postHeaders: at(post?.responseStart),
+    page: bench.page > bench.enter ? bench.page : null,  // a page loaded after Enter
   };
 }"""
 
@@ -171,7 +174,7 @@ def report(results: list[dict], *, first_message: bool) -> str:
         ("the POST to its response's headers (Send)", median(span("postStart", "postHeaders"))),
         ("its headers to the first token", median(span("postHeaders", "token"))),
     ]
-    if first_message:  # the POST was the start page's; the chat's page loaded after it
+    if any(r["page"] is not None for r in results):  # the POST was another page's
         rows[4:] = [
             ("of which: Enter to the chat's page starting to load", median(span("enter", "page"))),
             ("the chat's page starting to load to the first token", median(span("page", "token"))),
