@@ -59,16 +59,8 @@ def test_send_carries_the_turn_then_its_answer_to_the_end(
     question, answer = session.messages.order_by("created_at")
     assert f'id="message-{question.public_id}"' in turn
     assert f'id="answer-{answer.public_id}"' in turn
-    # Its stream's address, for the page to open if this response breaks; not opened now.
-    stream = reverse("sessions_app:stream", args=[session.public_id, answer.public_id])
-    assert f'data-stream="{stream}"' in turn
-    assert "sse-connect" not in turn
-    assert "".join(data for name, data in answer_events if name == "delta") == "Hello, world!"
-    assert answer_events[-1][0] == "done"
-    assert 'data-status="done"' in answer_events[-1][1]
-    answer.refresh_from_db()
-    assert (answer.status, answer.content) == ("done", "Hello, world!")
-    assert len(fake_upstream.requests) == 1
+    assert_opens_no_stream(turn, answer)
+    assert_answered_to_its_end(answer_events, answer, fake_upstream)
 
 
 def test_a_new_chats_first_message_carries_its_page_then_its_answer(
@@ -91,12 +83,25 @@ def test_a_new_chats_first_message_carries_its_page_then_its_answer(
     # The chat's whole page, titled by the question, its composer sending to this chat.
     assert "<title>Say hello · Switchboard</title>" in page
     assert f'id="message-{question.public_id}"' in page
-    stream = reverse("sessions_app:stream", args=[session.public_id, answer.public_id])
-    assert f'data-stream="{stream}"' in page
-    assert "sse-connect" not in page
     assert f'action="{reverse("sessions_app:send", args=[session.public_id])}"' in page
-    assert "".join(data for name, data in answer_events if name == "delta") == "Hello, world!"
-    assert answer_events[-1][0] == "done"
+    assert_opens_no_stream(page, answer)
+    assert_answered_to_its_end(answer_events, answer, fake_upstream)
+
+
+def assert_opens_no_stream(html: str, answer: Message) -> None:
+    """The answer's stream's address is in `html`, for the page to open if the response
+    breaks; it is not opened now."""
+    stream = reverse("sessions_app:stream", args=[answer.session.public_id, answer.public_id])
+    assert f'data-stream="{stream}"' in html
+    assert "sse-connect" not in html
+
+
+def assert_answered_to_its_end(
+    events: list[tuple[str, str]], answer: Message, fake_upstream: FakeUpstream
+) -> None:
+    assert "".join(data for name, data in events if name == "delta") == "Hello, world!"
+    assert events[-1][0] == "done"
+    assert 'data-status="done"' in events[-1][1]
     answer.refresh_from_db()
     assert (answer.status, answer.content) == ("done", "Hello, world!")
     assert len(fake_upstream.requests) == 1

@@ -47,6 +47,13 @@ def send(page: Page, text: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
+def requests_of(page: Page) -> list[str]:
+    """The requests `page` makes from now on, as "METHOD URL", as they are made."""
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    return requests
+
+
 def first_answer(page: Page, url: str, question: str = "Say hello") -> Locator:
     """Log in, ask, and wait until the first answer is finished."""
     log_in(page, url, "alice")
@@ -175,8 +182,7 @@ def test_stop_keeps_the_partial_answer(
 def test_the_answer_comes_on_the_response_to_send(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    requests = requests_of(page)
     log_in(page, asgi_server, "alice")
     page.get_by_role("button", name="New chat").click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
@@ -197,8 +203,7 @@ def test_the_answer_comes_on_the_response_to_send(
 def test_a_new_chats_first_message_turns_the_start_page_into_the_chat(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    requests = requests_of(page)
     log_in(page, asgi_server, "alice")  # the start page
     requests.clear()
 
