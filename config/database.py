@@ -8,7 +8,9 @@ from django.db import OperationalError, connection
 def reach_database(seconds: float) -> None:
     """Return once the database has answered a SELECT 1; raise a DatabaseError when it
     cannot within `seconds`. Through Django, PostgreSQL's pool would wait its whole
-    timeout (30 s) for a connection that cannot be made, so the pool is asked directly."""
+    timeout (30 s) for a connection that cannot be made, so the pool is asked directly.
+    SQLite, a file, answers or fails at once (its busy timeout aside: a SELECT waits on
+    no writer in WAL mode)."""
     pool = getattr(connection, "pool", None)
     if pool is None:
         with connection.cursor() as cursor:

@@ -93,6 +93,7 @@ def _check_base_url(target: ProviderTarget) -> None:
 @asynccontextmanager
 async def open_runner(target: ProviderTarget) -> AsyncIterator[Runner]:
     """A runner on a fresh guarded client, closed when the block ends (verify, discovery)."""
+    await _imported(target.protocol)  # a switched-off provider's SDK may not be loaded yet
     runner = build_runner(target)
     try:
         yield runner

@@ -27,7 +27,11 @@ const failure = (form, text) => {
 
 async function send(form) {
   const button = form.querySelector("button[type=submit]");
+  let released = false;
+  // Once per Send: a later call (this answer ending) must not release the next Send.
   const release = () => {
+    if (released) return;
+    released = true;
     delete form.dataset.sending;
     button.disabled = false;
   };
@@ -36,38 +40,40 @@ async function send(form) {
   failure(form, "");
   // Form-encoded, as htmx posts a form: Django parses it faster than multipart.
   const body = new URLSearchParams(new FormData(form));
-  let response;
-  try {
-    response = await fetch(form.action, {
-      method: "POST",
-      body,
-      headers: { Accept: EVENT_STREAM, "HX-Request": "true", "HX-Current-URL": location.href },
-    });
-  } catch {
-    release();
-    failure(form, "Switchboard could not be reached: your message was not sent. Send it again.");
-    return;
-  }
-  if (!response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
-    release();
-    await answeredAsHtmx(form, response);
-    return;
-  }
   const sent = body.get("content");
-  const address = response.headers.get("HX-Replace-Url");
-  await readAnswer(response, address, (typed) => {
+  try {
+    let response;
+    try {
+      response = await fetch(form.action, {
+        method: "POST",
+        body,
+        headers: { Accept: EVENT_STREAM, "HX-Request": "true", "HX-Current-URL": location.href },
+      });
+    } catch {
+      failure(form, "Switchboard could not be reached: your message was not sent. Send it again.");
+      return;
+    }
+    if (!response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
+      release();
+      await answeredAsHtmx(form, response, sent);
+      return;
+    }
+    const address = response.headers.get("HX-Replace-Url");
+    await readAnswer(response, address, (typed) => {
+      release();
+      // Not what was typed since: that stays, in the new page's box too.
+      const now = document.getElementById("id_content");
+      if (now) now.value = typed === sent ? "" : typed;
+    });
+  } finally {
     release();
-    // Not what was typed since: that stays, in the new page's box too.
-    const now = document.getElementById("id_content");
-    now.value = typed === sent ? "" : typed;
-  });
-  release();
+  }
 }
 
 // What htmx does with a response that is not the answer: the form again with why it was
 // refused (aimed at the composer by HX-Retarget), another page to load; it swaps no error.
 // Whatever went wrong, the message stays in the box.
-async function answeredAsHtmx(form, response) {
+async function answeredAsHtmx(form, response, sent) {
   const elsewhere = response.headers.get("HX-Redirect");
   if (elsewhere) {
     location.assign(elsewhere);
@@ -77,9 +83,13 @@ async function answeredAsHtmx(form, response) {
   } else if (!response.ok) {
     failure(form, `Sending failed (HTTP ${response.status}). Reload the page and send it again.`);
   } else {
-    const target = response.headers.get("HX-Retarget") ?? "#messages";
+    const refused = response.headers.get("HX-Retarget"); // the composer, with the reason
     const swapStyle = response.headers.get("HX-Reswap") ?? "beforeend";
-    htmx.swap(target, await response.text(), { swapStyle });
+    htmx.swap(refused ?? "#messages", await response.text(), { swapStyle });
+    // The turn, its answer on a stream of its own (a server without a loop to run it on
+    // this response): the message is sent.
+    const box = form.querySelector("#id_content");
+    if (!refused && box?.value === sent) box.value = "";
   }
 }
 
@@ -92,7 +102,7 @@ async function readAnswer(response, address, turned) {
   const parser = createParser({
     onEvent: ({ event, data }) => {
       if (event === "turn" || event === "page") {
-        const typed = document.getElementById("id_content").value;
+        const typed = document.getElementById("id_content")?.value ?? "";
         if (event === "turn") htmx.swap("#messages", data, { swapStyle: "beforeend" });
         else becomePage(data, address);
         answer = [...document.querySelectorAll("#messages [data-stream]")].pop();
@@ -112,11 +122,15 @@ async function readAnswer(response, address, turned) {
       parser.feed(chunk.value);
     }
   } catch {
-    // The connection broke; the answer goes on in the server, and is read again below.
+    // The connection broke (or this page could not show an event): the answer goes on in
+    // the server, and is read again below, this response no more.
+    reader.cancel().catch(() => {});
   }
   if (ended) return;
-  // The turn was saved: the page shows it, and its answer (a new chat's, at its address).
-  if (!answer) location.assign(address ?? location.href);
+  // The turn was saved: the page shows it, and its answer (a new chat's, at its address;
+  // a reload, not an assign, where an address with a #fragment would only scroll).
+  if (!answer && address) location.assign(address);
+  else if (!answer) location.reload();
   else if (answer.isConnected) follow(answer);
 }
 
@@ -128,7 +142,7 @@ const becomePage = (html, address) => {
   history.replaceState(null, "", address);
   document.title = page.title;
   htmx.swap("#main", page.getElementById("main").outerHTML, { swapStyle: "outerHTML" });
-  document.getElementById("id_content").focus();
+  document.getElementById("id_content")?.focus(); // none when no model is left to choose
 };
 
 // The answer's own stream, as the page opens it for an answer that was already running.
