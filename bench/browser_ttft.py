@@ -9,9 +9,10 @@ Between two browser runs the bench reads the fake upstream directly, so the diff
 what the browser, the page's scripts and Switchboard add together.
 
 With --first-message each run sends from the start page instead, as a person starting a
-chat does: Send creates the chat and the page loads it, whose answer then opens its
-stream. The times are the epoch's (the page's clock origin plus its clock), and Enter's
-is kept in the tab's sessionStorage, so they span the two documents.
+chat does: Send creates the chat, and its response brings the chat's page (before 637b736
+the page loaded it, and its answer opened its own stream). The times are the epoch's (the
+page's clock origin plus its clock), and Enter's is kept in the tab's sessionStorage, so
+they span two documents where a page loads in between.
 
     .venv/bin/python bench/browser_ttft.py              # 20 runs
     .venv/bin/python bench/browser_ttft.py --runs 50

@@ -47,6 +47,13 @@ def send(page: Page, text: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
+def open_new_chat(page: Page, url: str) -> None:
+    """Log in as alice and open a new chat with New chat."""
+    log_in(page, url, "alice")
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
+
+
 def requests_of(page: Page) -> list[str]:
     """The requests `page` makes from now on, as "METHOD URL", as they are made."""
     requests: list[str] = []
@@ -65,9 +72,7 @@ def first_answer(page: Page, url: str, question: str = "Say hello") -> Locator:
 
 def two_answers_from_two_providers(page: Page, url: str) -> tuple[Locator, Locator]:
     """Log in, ask GPT-4o, then Claude Sonnet in the same chat; both answers finished."""
-    log_in(page, url, "alice")
-    page.get_by_role("button", name="New chat").click()
-    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}/$"))
+    open_new_chat(page, url)
     page.get_by_label("Model").select_option(label="GPT-4o")
     send(page, "Say hello")
     first = answers(page).first
@@ -183,9 +188,7 @@ def test_the_answer_comes_on_the_response_to_send(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
     requests = requests_of(page)
-    log_in(page, asgi_server, "alice")
-    page.get_by_role("button", name="New chat").click()
-    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
+    open_new_chat(page, asgi_server)
     requests.clear()
 
     with page.expect_response(re.compile(r"/send/$")) as sent:
@@ -233,8 +236,7 @@ def test_an_answer_cut_off_on_its_way_is_read_again_from_its_own_stream(
     gate = Gate()  # "Hello", then the model is silent while the connection drops
     fake_upstream.faults.append(Fault(hold=gate, hold_after_tokens=1))
     with CuttableProxy(asgi_server) as network:
-        log_in(page, network.url, "alice")
-        page.get_by_role("button", name="New chat").click()
+        open_new_chat(page, network.url)
         send(page, "Say hello")
         answer = answers(page).first
         expect(answer).to_contain_text("Hello")
@@ -252,9 +254,7 @@ def test_a_send_that_fails_says_so_and_keeps_the_message(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
     with CuttableProxy(asgi_server) as network:
-        log_in(page, network.url, "alice")
-        page.get_by_role("button", name="New chat").click()
-        page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
+        open_new_chat(page, network.url)
     # The network is gone.
     send(page, "Say hello")
     expect(page.get_by_role("alert").filter(has_text="could not be reached")).to_be_visible()
@@ -278,9 +278,7 @@ def test_a_send_that_fails_says_so_and_keeps_the_message(
 def test_a_second_enter_before_the_turn_is_in_sends_nothing_more(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:
-    log_in(page, asgi_server, "alice")
-    page.get_by_role("button", name="New chat").click()
-    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]+/$"))
+    open_new_chat(page, asgi_server)
     page.get_by_label("Message").fill("Say hello")
 
     # Both in one turn of the page's event loop: the first Send cannot have come back.

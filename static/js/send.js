@@ -53,18 +53,19 @@ async function send(form) {
       failure(form, "Switchboard could not be reached: your message was not sent. Send it again.");
       return;
     }
+    // Once the turn is in the page, given what the box held just before: the box empties,
+    // unless that is what was typed since, which stays (in a new page's box too).
+    const turned = (typed) => {
+      release();
+      const box = document.getElementById("id_content");
+      if (box) box.value = typed === sent ? "" : typed;
+    };
     if (!response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
       release();
-      await answeredAsHtmx(form, response, sent);
+      await answeredAsHtmx(form, response, turned);
       return;
     }
-    const address = response.headers.get("HX-Replace-Url");
-    await readAnswer(response, address, (typed) => {
-      release();
-      // Not what was typed since: that stays, in the new page's box too.
-      const now = document.getElementById("id_content");
-      if (now) now.value = typed === sent ? "" : typed;
-    });
+    await readAnswer(response, response.headers.get("HX-Replace-Url"), turned);
   } finally {
     release();
   }
@@ -73,7 +74,7 @@ async function send(form) {
 // What htmx does with a response that is not the answer: the form again with why it was
 // refused (aimed at the composer by HX-Retarget), another page to load; it swaps no error.
 // Whatever went wrong, the message stays in the box.
-async function answeredAsHtmx(form, response, sent) {
+async function answeredAsHtmx(form, response, turned) {
   const elsewhere = response.headers.get("HX-Redirect");
   if (elsewhere) {
     location.assign(elsewhere);
@@ -85,16 +86,16 @@ async function answeredAsHtmx(form, response, sent) {
   } else {
     const refused = response.headers.get("HX-Retarget"); // the composer, with the reason
     const swapStyle = response.headers.get("HX-Reswap") ?? "beforeend";
+    const typed = document.getElementById("id_content")?.value ?? "";
     htmx.swap(refused ?? "#messages", await response.text(), { swapStyle });
-    // The turn, its answer on a stream of its own (a server without a loop to run it on
-    // this response): the message is sent.
-    const box = form.querySelector("#id_content");
-    if (!refused && box?.value === sent) box.value = "";
+    // Else the turn, its answer on a stream of its own (a server without a loop to run it
+    // on this response): the message is sent.
+    if (!refused) turned(typed);
   }
 }
 
-// The turn, or a new chat's page (`turned` is called with what the box held once it is
-// in the page), then the answer's events.
+// The turn, or a new chat's page (`turned` is called once it is in the page), then the
+// answer's events.
 async function readAnswer(response, address, turned) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let answer = null; // the answer's article, once the turn is in the page
