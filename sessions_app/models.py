@@ -75,7 +75,8 @@ class ChatSession(models.Model):
     def start_turn(self, *, content: str, model: LLMModel) -> tuple[Message, Message]:
         """Save the question after the branch shown and a pending answer from `model`;
         the model becomes current."""
-        with transaction.atomic():
+        # Part of Send's transaction, which rolls back whole on a failure: no savepoint.
+        with transaction.atomic(savepoint=False):
             leaf_id = self._lock()
             question, reply = self._turn(content, model, after_id=leaf_id)
             if not self.title:
@@ -88,7 +89,7 @@ class ChatSession(models.Model):
         the branch shown from now on; the old one stays, with all that followed it."""
         if question.role != Role.USER or question.session_id != self.pk:
             raise EditError("Only a question of this chat can be edited.")
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # as start_turn's
             self._lock()
             question, reply = self._turn(content, model, after_id=question.parent_id)
             self.save(update_fields=["current_model", "current_leaf", "updated_at"])

@@ -51,6 +51,23 @@ def test_a_user_in_no_tier_gets_the_default_tier(
     assert list(access.available_models(user)) == [catalogue["cheap"]]
 
 
+def test_a_model_open_to_two_of_the_users_tiers_is_granted_once_with_both(
+    user: User, catalogue: dict[str, LLMModel]
+) -> None:
+    research, labs = make_tier("Research"), make_tier("Labs")
+    make_tier("Interns", is_default=True)
+    catalogue["big"].allowed_tiers.add(research, labs)
+    join(user, research)
+    join(user, labs)
+
+    granted = access.grant(user, catalogue["big"].pk)
+
+    assert granted.model == catalogue["big"]
+    # The default tier is for those in no other: not this member of two.
+    assert set(granted.tiers) == {research, labs}
+    assert access.default_model(user) == catalogue["big"]
+
+
 def test_not_allowed_for_the_tier_names_the_tier(
     user: User, catalogue: dict[str, LLMModel]
 ) -> None:
