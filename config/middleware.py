@@ -6,8 +6,9 @@ a chat stream's included. Under a burst of new streams every hop waits its turn 
 event loop, and a request crossed about a dozen of them before its view ran
 (bench/README.md). The methods named here only read the request and build headers from
 settings: they never block and never touch the database, so the async path calls them on
-the event loop. The ones that may reach the database (a session saved, a user looked up,
-messages stored in the session) keep their hop. The sync path is Django's own.
+the event loop. The ones that may reach the database (a session saved, messages stored in
+the session) take their hop only when they will: a chat stream or a Send, which save
+neither, crosses two hops fewer. The sync path is Django's own.
 
 Django's security, CSRF and clickjacking middleware stay as they are, hops included:
 `check --deploy` looks for them by their own dotted paths.
@@ -15,10 +16,11 @@ Django's security, CSRF and clickjacking middleware stay as they are, hops inclu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from csp.middleware import CSPMiddleware
+from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -29,10 +31,11 @@ if TYPE_CHECKING:
 
 
 class _OnTheLoop:
-    """process_request and process_response called on the event loop, but for those
-    named in `in_thread`, which may touch the database."""
+    """process_request and process_response called on the event loop, but where
+    `in_thread` says the call may touch the database."""
 
-    in_thread: ClassVar[frozenset[str]] = frozenset()
+    def in_thread(self, name: str, request: HttpRequest) -> bool:
+        return False
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = None
@@ -43,11 +46,11 @@ class _OnTheLoop:
             response = await self._call("process_response", request, response)
         return response
 
-    async def _call(self, name: str, *args: Any) -> Any:
+    async def _call(self, name: str, request: HttpRequest, *args: Any) -> Any:
         method = getattr(self, name)
-        if name in self.in_thread:
-            return await sync_to_async(method, thread_sensitive=True)(*args)
-        return method(*args)
+        if self.in_thread(name, request):
+            return await sync_to_async(method, thread_sensitive=True)(request, *args)
+        return method(request, *args)
 
 
 class ContentSecurityPolicyMiddleware(_OnTheLoop, CSPMiddleware):
@@ -56,9 +59,14 @@ class ContentSecurityPolicyMiddleware(_OnTheLoop, CSPMiddleware):
 
 
 class SessionStoreMiddleware(_OnTheLoop, SessionMiddleware):
-    """The session is loaded lazily, on first use; saving it is a query."""
+    """The session is loaded lazily, on first use; process_response saves it (a query)
+    when it changed, or on every request if SESSION_SAVE_EVERY_REQUEST says so, and else
+    only reads flags and sets headers."""
 
-    in_thread = frozenset({"process_response"})
+    def in_thread(self, name: str, request: HttpRequest) -> bool:
+        session = getattr(request, "session", None)
+        changed = session is not None and session.modified
+        return name == "process_response" and (changed or settings.SESSION_SAVE_EVERY_REQUEST)
 
 
 class CommonRequestMiddleware(_OnTheLoop, CommonMiddleware):
@@ -70,6 +78,11 @@ class UserMiddleware(_OnTheLoop, AuthenticationMiddleware):
 
 
 class MessagesMiddleware(_OnTheLoop, MessageMiddleware):
-    """Messages that do not fit their cookie are stored in the session."""
+    """process_response stores the messages when some were read or added; those that do
+    not fit their cookie go to the session, which may be loaded for it (a query).
+    Otherwise it does nothing."""
 
-    in_thread = frozenset({"process_response"})
+    def in_thread(self, name: str, request: HttpRequest) -> bool:
+        storage = getattr(request, "_messages", None)
+        touched = storage is not None and (storage.used or storage.added_new)
+        return name == "process_response" and touched
