@@ -9,6 +9,15 @@ response read to the answer's `done`. On the floor and LiteLLM it is one streami
 
     .venv/bin/python bench/answer_cpu.py            # about 3 min
     .venv/bin/python bench/answer_cpu.py --variants switchboard --rounds 6
+    git worktree add --detach /tmp/before HEAD~1
+    .venv/bin/python bench/answer_cpu.py --variants switchboard --compare /tmp/before
+
+--compare serves a second Switchboard from another checkout (its migrations the same as
+this one's; the static files are this one's, collected once), on the same database and
+fake, as one more variant: a change measured
+against the commit before it, round by round in one run, rather than in two runs the
+machine's drift tells apart as much as the change (the rounds' CPU here wanders by a
+quarter over minutes). The report then gives the median of the paired per-round ratios.
 
 Prints a Markdown table for bench/README.md: the median over rounds, their range, and
 the ratio to the floor's median.
@@ -52,7 +61,7 @@ async def run(variants: list[Variant], args: argparse.Namespace) -> dict[str, li
         if isinstance(variant, Switchboard):
             await variant.sign_in()
         await cpu_ms_per_answer(variant, 10)  # warm-up, not counted
-    measured: dict[str, list[float]] = {variant.name: [] for variant in variants}
+    measured: dict[str, list[float]] = {variant.name: [] for variant in variants}  # by round
     for round_ in range(args.rounds):
         turn = round_ % len(variants)
         for variant in variants[turn:] + variants[:turn]:
@@ -77,7 +86,15 @@ def report(measured: dict[str, list[float]], args: argparse.Namespace) -> str:
         ratio = f"{median / floor:.1f}×" if floor else "—"
         spread = f"{min(values):.1f} to {max(values):.1f} ms"
         lines.append(f"| {name} | {median:.1f} ms | {spread} | {ratio} |")
+    if args.compare:
+        here, there = measured["switchboard"], measured[_compared(args)]
+        paired = statistics.median(mine / theirs for mine, theirs in zip(here, there, strict=True))
+        lines += ["", f"Paired per round, this checkout over {_compared(args)}: {paired:.3f}."]
     return "\n".join(lines)
+
+
+def _compared(args: argparse.Namespace) -> str:
+    return f"switchboard at {_commit(args.compare)}"
 
 
 def main() -> None:
@@ -92,7 +109,14 @@ def main() -> None:
         default=["switchboard", "floor", "litellm"],
         choices=["switchboard", "floor", "litellm"],
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="also Switchboard served from this checkout (the same migrations), interleaved",
+    )
     args = parser.parse_args()
+    if args.compare and "switchboard" not in args.variants:
+        parser.error("--compare measures against this checkout's Switchboard: keep its variant")
     workdir, env, fake = app.set_up(
         tokens=args.tokens, token_delay=args.token_delay, usernames=["bench-0"]
     )
@@ -102,6 +126,10 @@ def main() -> None:
         if "switchboard" in args.variants:
             servers.append(app.serve(env, workers=1, log=workdir / "switchboard.log"))
             variants.append(Switchboard(servers[-1], ["bench-0"]))
+        if args.compare:
+            log = workdir / "compared.log"
+            servers.append(app.serve(env, workers=1, log=log, root=args.compare.resolve()))
+            variants.append(Switchboard(servers[-1], ["bench-0"], name=_compared(args)))
         variants += start_relays(args.variants, fake, workdir, servers)
         measured = uvloop.run(run(variants, args))
     finally:

@@ -106,15 +106,16 @@ def wait_listening(port: int, process: subprocess.Popen, what: str) -> None:
     raise RuntimeError(f"{what} did not start listening on port {port}")
 
 
-def serve(env: dict[str, str], *, workers: int, log: Path) -> Server:
+def serve(env: dict[str, str], *, workers: int, log: Path, root: Path = ROOT) -> Server:
     """Switchboard as `make run` serves it (config.serve, uvicorn's access log included),
-    with WEB_CONCURRENCY workers; returns once it says it serves. Its output goes to `log`."""
+    with WEB_CONCURRENCY workers, from the checkout `root`; returns once it says it
+    serves. Its output goes to `log`."""
     port = free_port()
     command = [sys.executable, "-m", "config.serve", "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=root,
             env=env | {"WEB_CONCURRENCY": str(workers)},
             stdout=output,
             stderr=subprocess.STDOUT,

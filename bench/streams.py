@@ -97,9 +97,10 @@ class OpenAICompatible:
 class Switchboard:
     """People in their browsers, each signed in once, each stream in a new chat."""
 
-    name = "switchboard"
-
-    def __init__(self, server: app.Server, usernames: list[str]) -> None:
+    def __init__(
+        self, server: app.Server, usernames: list[str], *, name: str = "switchboard"
+    ) -> None:
+        self.name = name
         self.server = server
         self.usernames = usernames
         self.clients = [new_client(base_url=server.url) for _ in usernames]
@@ -323,8 +324,8 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, names: list[str]) 
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
-def _commit() -> str:
-    command = ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]
+def _commit(root: Path = ROOT) -> str:
+    command = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
     return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
 
 
