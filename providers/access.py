@@ -77,7 +77,7 @@ def tiers_for(user: User) -> list[Tier]:
         return list(Tier.objects.filter(is_default=True))
     # One query for both, the tiers of the user's groups and the default for one in none,
     # and every tier read (a team has a handful): picked here rather than in SQL, the
-    # query is built in a third less time, on every Send (bench/README.md).
+    # query is built in a quarter less time, on every Send (bench/README.md).
     in_group = Exists(Group.user_set.through.objects.filter(group=OuterRef("group"), user=user.pk))
     rows = list(Tier.objects.annotate(mine=in_group))
     return [tier for tier in rows if tier.mine] or [tier for tier in rows if tier.is_default]
