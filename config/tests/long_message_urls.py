@@ -1,6 +1,5 @@
 """The app's URLs and one more, for a test: a page anyone may open that leaves a message
-too long for its cookie, which the messages framework then keeps in the session (not
-loaded before: nothing else on that page reads it)."""
+too long for its cookie, which the messages framework then keeps in the session."""
 
 import base64
 import random

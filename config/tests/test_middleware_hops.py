@@ -59,8 +59,7 @@ def test_a_message_too_long_for_its_cookie_is_kept_in_the_session() -> None:
         return (await client.get(left["Location"])).content.decode()
 
     async def twice() -> list[str]:
-        # The first creates the session; the second stores into one that exists and that
-        # nothing on its page loaded: a query, which must not run on the event loop.
+        # The first creates the session, the second stores into the one that exists.
         client = AsyncClient()
         return [await leave_and_read(client), await leave_and_read(client)]
 
