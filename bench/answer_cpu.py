@@ -14,10 +14,10 @@ response read to the answer's `done`. On the floor and LiteLLM it is one streami
 
 --compare serves a second Switchboard from another checkout (its migrations the same as
 this one's; the static files are this one's, collected once), on the same database and
-fake, as one more variant: a change measured
-against the commit before it, round by round in one run, rather than in two runs the
-machine's drift tells apart as much as the change (the rounds' CPU here wanders by a
-quarter over minutes). The report then gives the median of the paired per-round ratios.
+fake, as one more variant: a change measured against the commit before it, round by
+round in one run, rather than in two runs the machine's drift tells apart as much as the
+change (the rounds' CPU here wanders by a quarter over minutes). The report then gives
+the median of the paired per-round ratios.
 
 Prints a Markdown table for bench/README.md: the median over rounds, their range, and
 the ratio to the floor's median.
