@@ -3,9 +3,11 @@ a time, so nothing queues and each figure is the work itself, not the wait.
 
 For each round, each variant in turn (the order rotating with the round): `--answers`
 answers one after the other, and the CPU its server process tree used meanwhile
-(/proc, utime + stime) divided by their number. On Switchboard each answer is what a
-browser does, in a new chat opened beforehand (untimed, its CPU not counted): Send, its
-response read to the answer's `done`. On the floor and LiteLLM it is one streaming POST.
+(/proc, utime + stime) divided by their number; and the round's median time from a
+request leaving to its first token, which at one answer at a time is the work on the
+way to it with no queue. On Switchboard each answer is what a browser does, in a new
+chat opened beforehand (untimed, its CPU not counted): Send, its response read to the
+answer's `done`. On the floor and LiteLLM it is one streaming POST.
 
     .venv/bin/python bench/answer_cpu.py            # about 3 min
     .venv/bin/python bench/answer_cpu.py --variants switchboard --rounds 6
@@ -17,7 +19,7 @@ this one's; the static files are this one's, collected once), on the same databa
 fake, as one more variant: a change measured against the commit before it, round by
 round in one run, rather than in two runs the machine's drift tells apart as much as the
 change (the rounds' CPU here wanders by a quarter over minutes). The report then gives
-the median of the paired per-round ratios.
+the median of the paired per-round ratios, of the CPU and of the first token's time.
 
 Prints a Markdown table for bench/README.md: the median over rounds, their range, and
 the ratio to the floor's median.
@@ -29,6 +31,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import uvloop
 
@@ -40,57 +43,75 @@ from bench.clients import open_new_chat, send_and_stream  # noqa: E402
 from bench.streams import Switchboard, Variant, _commit, _say, start_relays  # noqa: E402
 
 
-async def cpu_ms_per_answer(variant: Variant, answers: int) -> float:
+class Round(NamedTuple):
+    cpu_ms: float  # the server's, per answer
+    ttft_ms: float  # the median answer's, from the request leaving to its first token
+
+
+async def one_round(variant: Variant, answers: int) -> Round:
     pids = proc.tree(variant.server.process.pid)
     if isinstance(variant, Switchboard):
         client = variant.clients[0]
         chats = [await open_new_chat(client) for _ in range(answers)]
         before = proc.cpu_seconds(pids)
-        for chat in chats:
-            await send_and_stream(client, chat)
+        timings = [await send_and_stream(client, chat) for chat in chats]
     else:
         await variant.ready(1)
         before = proc.cpu_seconds(pids)
-        for _ in range(answers):
-            await variant.one(0)
-    return (proc.cpu_seconds(pids) - before) * 1000 / answers
+        timings = [await variant.one(0) for _ in range(answers)]
+    cpu_ms = (proc.cpu_seconds(pids) - before) * 1000 / answers
+    return Round(cpu_ms, statistics.median(timing.ttft_ms for timing in timings))
 
 
-async def run(variants: list[Variant], args: argparse.Namespace) -> dict[str, list[float]]:
+async def run(variants: list[Variant], args: argparse.Namespace) -> dict[str, list[Round]]:
     for variant in variants:
         if isinstance(variant, Switchboard):
             await variant.sign_in()
-        await cpu_ms_per_answer(variant, 10)  # warm-up, not counted
-    measured: dict[str, list[float]] = {variant.name: [] for variant in variants}  # by round
+        await one_round(variant, 10)  # warm-up, not counted
+    measured: dict[str, list[Round]] = {variant.name: [] for variant in variants}
     for round_ in range(args.rounds):
         turn = round_ % len(variants)
         for variant in variants[turn:] + variants[:turn]:
-            ms = await cpu_ms_per_answer(variant, args.answers)
-            measured[variant.name].append(ms)
-            _say(f"round {round_ + 1}/{args.rounds}, {variant.name}: {ms:.1f} ms CPU per answer")
+            measured[variant.name].append(done := await one_round(variant, args.answers))
+            _say(
+                f"round {round_ + 1}/{args.rounds}, {variant.name}: {done.cpu_ms:.1f} ms CPU "
+                f"per answer, first token {done.ttft_ms:.1f} ms"
+            )
     return measured
 
 
-def report(measured: dict[str, list[float]], args: argparse.Namespace) -> str:
+def report(rounds: dict[str, list[Round]], args: argparse.Namespace) -> str:
+    measured = {name: [r.cpu_ms for r in done] for name, done in rounds.items()}
     floor = statistics.median(measured["floor"]) if "floor" in measured else None
     lines = [
         f"{_commit()}; {args.rounds} rounds of {args.answers} answers one at a time; the fake "
         f"streams {args.tokens} tokens {args.token_delay * 1000:g} ms apart; one worker each; "
         f"1-minute load average {proc.load_average():.1f} at the end.",
         "",
-        "| variant | server CPU per answer, median | range over rounds | × the floor's |",
-        "|---|---|---|---|",
+        "| variant | server CPU per answer, median | range over rounds | × the floor's "
+        "| first token, median of the rounds' medians |",
+        "|---|---|---|---|---|",
     ]
     for name, values in measured.items():
         median = statistics.median(values)
         ratio = f"{median / floor:.1f}×" if floor else "—"
         spread = f"{min(values):.1f} to {max(values):.1f} ms"
-        lines.append(f"| {name} | {median:.1f} ms | {spread} | {ratio} |")
+        ttft = statistics.median(r.ttft_ms for r in rounds[name])
+        lines.append(f"| {name} | {median:.1f} ms | {spread} | {ratio} | {ttft:.1f} ms |")
     if args.compare:
-        here, there = measured["switchboard"], measured[_compared(args)]
-        paired = statistics.median(mine / theirs for mine, theirs in zip(here, there, strict=True))
-        lines += ["", f"Paired per round, this checkout over {_compared(args)}: {paired:.3f}."]
+        here, there = rounds["switchboard"], rounds[_compared(args)]
+        cpu = _paired([r.cpu_ms for r in here], [r.cpu_ms for r in there])
+        ttft = _paired([r.ttft_ms for r in here], [r.ttft_ms for r in there])
+        lines += [
+            "",
+            f"Paired per round, this checkout over {_compared(args)}: CPU per answer "
+            f"{cpu:.3f}, first token {ttft:.3f}.",
+        ]
     return "\n".join(lines)
+
+
+def _paired(here: list[float], there: list[float]) -> float:
+    return statistics.median(mine / theirs for mine, theirs in zip(here, there, strict=True))
 
 
 def _compared(args: argparse.Namespace) -> str:

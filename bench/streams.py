@@ -325,7 +325,8 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, names: list[str]) 
 
 
 def _commit(root: Path = ROOT) -> str:
-    command = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
+    """The checkout's commit, "-dirty" after it when what ran had uncommitted changes."""
+    command = ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=7"]
     return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
 
 

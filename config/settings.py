@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks",
     "django_tasks_db",
+    "config",
     "accounts",
     "providers",
     "sessions_app",
@@ -125,7 +126,7 @@ INSTALLED_APPS = [
 # Django's own, but for the config.middleware versions of those that run without a thread
 # hop under ASGI (config/middleware.py says why).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
     # Async-capable (WhiteNoise's middleware is sync-only, which sends every request,
     # each chat stream included, through a thread hop; bench/README.md).
     "servestatic.middleware.ServeStaticMiddleware",
@@ -133,13 +134,13 @@ MIDDLEWARE = [
     "config.middleware.ContentSecurityPolicyMiddleware",
     "config.middleware.SessionStoreMiddleware",
     "config.middleware.CommonRequestMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "config.middleware.CsrfMiddleware",
     "config.middleware.UserMiddleware",
     # Every view needs a login unless it is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "config.middleware.MessagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.FrameOptionsMiddleware",
     # Last, as axes asks: it turns a login that axes refused into the lockout page. It is
     # async-capable, so it adds no thread hop to the chat streams (its async path misorders
     # one call, so the page shows the username as posted: jazzband/django-axes#1494).

@@ -89,6 +89,25 @@ def test_the_deployment_check_is_clean_under_a_production_environment() -> None:
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "warning"),
+    [
+        ("SECURE_HSTS_SECONDS", "0", "security.W004"),
+        ("SECURE_SSL_REDIRECT", "False", "security.W008"),
+        ("CSRF_COOKIE_SECURE", "False", "security.W016"),
+    ],
+)
+def test_the_deployment_check_looks_at_the_settings_of_our_subclassed_middleware(
+    name: str, value: str, warning: str
+) -> None:
+    # Django skips these checks when it does not find its middleware by path
+    # (config/checks.py).
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **(PRODUCTION | {name: value}))
+
+    assert result.returncode != 0
+    assert warning in result.stderr
+
+
 def test_the_deployment_check_flags_a_development_environment() -> None:
     result = manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="True")
 

@@ -143,6 +143,29 @@ def test_on_a_phone_the_message_box_is_in_view_however_many_chats(
     expect(answer(page)).to_be_in_viewport()  # opened at its latest message
 
 
+def test_a_long_chat_opens_at_its_end_and_keeps_a_new_answer_in_view(
+    user: User, model: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    session = ChatSession.objects.create(owner=user, title="Long")
+    for n in range(30):
+        _, reply = session.start_turn(content=f"Question {n}", model=LLMModel.objects.get())
+        assert reply.claim()
+        reply.finish(status="done", content=f"Answer {n}.\n\n" + "More words. " * 40)
+    fake_upstream.reply = [f"Paragraph {n}.\n\n" + "Streamed words. " * 30 for n in range(8)]
+    page.set_viewport_size({"width": 1024, "height": 700})
+    log_in(page, asgi_server, "alice")
+    page.goto(asgi_server + session.get_absolute_url())
+
+    expect(answer(page, 29)).to_be_in_viewport()
+    expect(answer(page, 0)).not_to_be_in_viewport()
+
+    ask(page, "And one more")
+
+    expect(answer(page, 30)).to_have_attribute("data-status", "done")
+    expect(answer(page, 30).get_by_text("Paragraph 7.")).to_be_in_viewport()
+    expect(answer(page, 29)).not_to_be_in_viewport()
+
+
 def test_a_tier_refusal_shows_beside_the_picker(
     user: User, model: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:

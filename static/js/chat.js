@@ -18,9 +18,17 @@ document.addEventListener("htmx:afterRequest", (event) => {
   }
 });
 
+// Once a frame, just before it is drawn: scrolling at once after every swap forced a
+// layout that the frame then did again (a turn and its first token, read together, made
+// three), and it was part of the wait for the first token (bench/README.md).
+let scrollPending = false;
 const scrollToEnd = () => {
-  const list = document.getElementById("messages");
-  if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
+  if (scrollPending) return;
+  scrollPending = true;
+  requestAnimationFrame(() => {
+    scrollPending = false;
+    document.getElementById("messages")?.lastElementChild?.scrollIntoView({ block: "end" });
+  });
 };
 // Another version chosen keeps that message in view; anything else new is at the end.
 document.addEventListener("htmx:afterSwap", (event) => {
