@@ -36,6 +36,8 @@ def gateways(request: HttpRequest) -> HttpResponse:
         "plan": offers.current_plan(),
         **_uniapi_preview(),
     }
+    # Nothing configured, Sync would only fail saying so: its buttons say what to add.
+    context["can_sync"] = context["status"]["instance"] is not None or context["uniapi"] is not None
     return render(request, "gateways/gateways.html", context)
 
 

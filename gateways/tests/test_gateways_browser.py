@@ -60,10 +60,11 @@ def test_a_sync_from_the_button_shows_its_progress_then_its_result_and_history(
     expect(status).to_contain_text("connected · 0 groups")
     expect(status).to_contain_text("Last sync: never.")
     sync = page.get_by_role("button", name="Sync now")
-    expect(sync).to_have_attribute("title", "Make GPT-Load hold the plan below")
+    expect(sync).to_have_attribute("title", "Make the gateways hold the plan below")
     expect(sync).to_have_accessible_description(
-        "Sync now makes GPT-Load hold the plan below: it creates, updates and deletes only "
-        "the groups Switchboard made, and adds the providers' keys."
+        "Sync now makes GPT-Load hold the plan below (it creates, updates and deletes only "
+        "the groups Switchboard made, and adds the providers' keys) and writes uni-api's "
+        "api.yaml."
     )
 
     sync.click()
@@ -93,5 +94,5 @@ def test_the_buttons_are_reachable_by_keyboard_with_their_description(
 
     expect(dry_run).to_be_focused()
     expect(dry_run).to_have_accessible_description(
-        "Dry run reads GPT-Load and lists what a sync would change, touching nothing."
+        "Dry run reads the gateways and lists what a sync would change, touching nothing."
     )

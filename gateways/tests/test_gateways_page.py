@@ -75,6 +75,18 @@ def test_the_header_says_where_to_configure_a_missing_gptload(staff_client: Clie
     assert reverse("admin:gateways_gptloadinstance_add") in html
 
 
+def test_with_no_gateway_sync_is_off_and_says_what_to_add(staff_client: Client, tmp_path) -> None:
+    nothing = staff_client.get(reverse("gateways:gateways")).content.decode()
+    UniApiTarget.objects.create(path=str(tmp_path / "api.yaml"))
+    uniapi_only = staff_client.get(reverse("gateways:gateways")).content.decode()
+
+    assert nothing.count(" disabled>Sync now<") + nothing.count(" disabled>Dry run<") == 2
+    assert "Nothing to sync to yet: add GPT-Load or a uni-api target" in nothing
+    assert reverse("admin:app_list", args=["gateways"]) in nothing
+    assert " disabled>" not in uniapi_only.split('id="sync-title"')[1].split("</form>")[0]
+    assert "Nothing to sync to yet" not in uniapi_only
+
+
 def test_sync_is_queued_a_worker_runs_it_and_the_page_shows_it_ended(
     served_env: dict[str, str],
     staff_client: Client,
