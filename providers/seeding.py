@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -100,3 +101,14 @@ def _check(provider: Provider, *, exclude: list[str] | None = None) -> None:
     except ValidationError as e:
         env_var = provider.preset_info.key_env_var
         raise ValidationError(f"{provider.name} ({env_var}): {' '.join(e.messages)}") from None
+
+
+def first_steps(user: AbstractBaseUser) -> dict:
+    """For staff facing a Switchboard no model can answer yet (the chat page, the Models
+    page: providers/partials/first_steps.html): the Ollama provider to verify and switch
+    on, and the model its check will ask for (what `ollama pull` must fetch)."""
+    if not user.is_staff:
+        return {}
+    ollama = Provider.objects.filter(preset="ollama").first()
+    model = ollama.verification_model() if ollama else None
+    return {"ollama": ollama, "ollama_model": model.model_id if model else ""}

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from providers import access, health, picker
+from providers import access, health, picker, seeding
 from providers.models import Provider
 
 
@@ -42,6 +42,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
         ],
         "tiers": access.tiers_for(request.user),
     }
+    if not context["by_provider"]:
+        context |= seeding.first_steps(request.user)
     return render(request, "providers/model_list.html", context)
 
 

@@ -28,9 +28,8 @@ from django_htmx.http import (
     retarget,
 )
 
-from providers import access
+from providers import access, seeding
 from providers.errors import UserFacingError
-from providers.models import Provider
 from sessions_app import answers, export, rendering, search, streaming, trips
 from sessions_app.forms import (
     AnswerAgainForm,
@@ -79,18 +78,8 @@ def _page_context(
         "has_models": preselected is not None,
         "renderer": rendering.RENDERER,
         "model_notice": notice,
-        **(_first_steps(request) if preselected is None else {}),
+        **(seeding.first_steps(request.user) if preselected is None else {}),
     }
-
-
-def _first_steps(request: HttpRequest) -> dict:
-    """For staff facing a chat no model can answer: the Ollama provider to verify and
-    switch on, and the model its check will ask for (what `ollama pull` must fetch)."""
-    if not request.user.is_staff:
-        return {}
-    ollama = Provider.objects.filter(preset="ollama").first()
-    model = ollama.verification_model() if ollama else None
-    return {"ollama": ollama, "ollama_model": model.model_id if model else ""}
 
 
 @require_GET

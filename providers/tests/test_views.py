@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from providers.models import LLMModel
+from providers.models import LLMModel, Provider
 from providers.tests.factories import OPENAI_KEY, make_model, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -37,11 +40,18 @@ def test_the_models_page_lists_what_the_user_may_use_by_provider(
     assert "Manage providers" not in html
 
 
-def test_with_nothing_available_staff_get_a_link_to_the_admin(staff_client: Client) -> None:
-    response = staff_client.get(reverse("providers:models"))
+def test_with_nothing_available_staff_get_the_chats_first_steps(staff_client: Client) -> None:
+    call_command("seed_providers", stdout=io.StringIO())  # as `make run` leaves it: no key yet
+    ollama = Provider.objects.get(preset="ollama")
 
-    assert "No model is available to you yet" in response.content.decode()
-    assert reverse("admin:providers_provider_changelist") in response.content.decode()
+    html = staff_client.get(reverse("providers:models")).content.decode()
+
+    assert "No model is available to you yet" in html
+    providers = reverse("admin:providers_provider_changelist")
+    assert f'<strong>Add an API key</strong>: open <a href="{providers}">Providers</a>' in html
+    assert "<code>ollama serve</code>, then <code>ollama pull llama3.2</code>" in html
+    assert reverse("admin:providers_provider_change", args=[ollama.pk]) in html
+    assert "seed_providers" not in html  # `make run` has seeded them already
 
 
 def add_catalogue(name: str, *, providers: int, models: int) -> None:
