@@ -71,14 +71,17 @@ def _options(**options: object) -> dict:
 
 
 def draw(board: Dashboard) -> dict[str, SafeString]:
-    """Every chart the dashboard shows, by name."""
-    drawn = {
-        "tokens": tokens_per_period(board.periods),
-        "cost": cost_per_period(board.periods, settings.USAGE_CURRENCY),
-        "success": success(board.models),
-        "latency": latency(board.models),
-    }
-    if board.users is not None:
+    """Every chart the dashboard shows, by name; none where there is nothing to draw (its
+    table says so): pygal would draw empty axes with made-up ticks under its no-data text."""
+    drawn = {}
+    if any(map(any, board.periods.tokens)):
+        drawn["tokens"] = tokens_per_period(board.periods)
+    if any(map(any, board.periods.cost)):
+        drawn["cost"] = cost_per_period(board.periods, settings.USAGE_CURRENCY)
+    if board.models:
+        drawn["success"] = success(board.models)
+        drawn["latency"] = latency(board.models)
+    if board.users:
         drawn["users"] = top_users(board.users)
     if board.tier_quotas:
         drawn["tier_quotas"] = tier_quotas(board.tier_quotas)

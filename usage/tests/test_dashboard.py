@@ -128,6 +128,17 @@ def test_a_person_cannot_reach_anothers_records_by_url_or_csv(
     assert len(rows) == 2
 
 
+def test_a_range_of_nothing_draws_no_empty_chart(staff_client: Client, records: None) -> None:
+    html = page(staff_client, since="2020-01-01", until="2020-01-31")
+
+    assert "<svg" not in html
+    assert table(html, "Tokens per day by model")[1:] == [["No usage in this range."]]
+    assert table(html, "Success rate and latency by provider and model")[1:] == [
+        ["No tries in this range."]
+    ]
+    assert "<svg" in page(staff_client)  # the records' own range has its charts
+
+
 def test_staff_see_everyone_and_the_filters_narrow_it(staff_client: Client, records: None) -> None:
     everyone = page(staff_client)
     bobs = page(staff_client, username="bob", key_kind="team")
