@@ -330,6 +330,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes says its version at INFO in every process that starts: every manage.py
+    # command and every worker. Its lockouts are warnings, and still said.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
 
 # The catalogue's ${NAME} key references (providers/keys/variables.py). Last, so every setting
