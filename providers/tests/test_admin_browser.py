@@ -99,3 +99,16 @@ def test_the_admin_pages_we_use_work_under_the_policy(
     page.goto(f"{asgi_server}/admin/providers/tier/add/")
     page.locator(".select2-selection").click()  # select2 asks the autocomplete view
     expect(page.locator(".select2-results")).to_contain_text("GPT-4o (Fake OpenAI)")
+
+
+def test_a_providers_page_with_its_models_fits_a_laptop_screen(
+    staff: User, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    provider = make_fake_provider(fake_upstream)
+    make_model(provider, model_id="gpt-4o", display_name="GPT-4o", gateway_name="gpt-4o")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    log_in(page, asgi_server, "charlie", f"/admin/providers/provider/{provider.pk}/change/")
+
+    expect(page.locator("tr.form-row:not(.empty-form)")).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing sideways
