@@ -9,8 +9,7 @@ settings: they never block and never touch the database, so the async path calls
 the event loop. The ones that may reach the database (a session saved, messages stored in
 the session) or the disk (an upload parsed) take their hop only when they will: a chat
 stream or a Send crosses one hop in the middleware, LoginRequiredMiddleware's, which
-looks the user up.
-The sync path is Django's own.
+looks the user up. The sync path is Django's own.
 
 `check --deploy` finds Django's security, CSRF and clickjacking middleware by their dotted
 paths; config/checks.py has it count these subclasses of them.
