@@ -275,6 +275,24 @@ def test_a_send_that_fails_says_so_and_keeps_the_message(
     assert not fake_upstream.requests
 
 
+def test_a_refusal_is_shown_until_a_message_is_sent(
+    user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
+) -> None:
+    open_new_chat(page, asgi_server)
+    send(page, "Say\x00 hello")  # the form refuses a NUL, as PostgreSQL would
+    refusal = page.get_by_role("alert").filter(has_text="Null characters are not allowed.")
+    expect(refusal).to_be_visible()
+    # Kept, as the refused form brings it back: HTML has no NUL, so the box shows U+FFFD.
+    expect(page.get_by_label("Message")).to_have_value("Say\ufffd hello")
+
+    send(page, "Say hello")
+
+    expect(answers(page).first).to_have_attribute("data-status", "done")
+    expect(refusal).to_have_count(0)
+    expect(page.get_by_label("Message")).to_have_value("")
+    assert Message.objects.filter(role="user").count() == 1
+
+
 def test_a_second_enter_before_the_turn_is_in_sends_nothing_more(
     user: User, models: None, asgi_server: str, page: Page, fake_upstream: FakeUpstream
 ) -> None:

@@ -19,6 +19,15 @@ document.addEventListener("htmx:confirm", (event) => {
   if (!form.dataset.sending) send(form);
 });
 
+// Why an earlier message or model was refused is over once a message is in: the form's
+// errors go, and the model's line beside the picker (a target of its own) empties.
+const clearRefusals = (form) => {
+  for (const line of form.querySelectorAll(".form-error:not(.send-failure)")) {
+    if (line.id === "model-refusal") line.textContent = "";
+    else line.remove();
+  }
+};
+
 const failure = (form, text) => {
   const line = form.querySelector(".send-failure");
   line.textContent = text;
@@ -57,6 +66,7 @@ async function send(form) {
     // unless that is what was typed since, which stays (in a new page's box too).
     const turned = (typed) => {
       release();
+      clearRefusals(form);
       const box = document.getElementById("id_content");
       if (box) box.value = typed === sent ? "" : typed;
     };
