@@ -81,7 +81,7 @@ def mask(plain: str) -> str:
         return ""
     shown = min(9, len(plain) // 5)
     if not shown:
-        return f"… ({len(plain)} characters)"
+        return f"… ({len(plain)} character{'' if len(plain) == 1 else 's'})"
     end = min(4, (shown + 1) // 2)
     start = shown - end
     return f"{plain[:start]}…{plain[-end:]}"

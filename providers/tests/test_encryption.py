@@ -19,6 +19,7 @@ NEW_KEY = Fernet.generate_key().decode()
         ("abc123def456", "a…6"),
         ("abcdefghi", "…i"),
         ("abcd", "… (4 characters)"),
+        ("x", "… (1 character)"),
         ("", ""),
     ],
 )
