@@ -41,7 +41,7 @@ from django.utils.html import escape
 
 from providers import access
 from providers.errors import UserFacingError
-from providers.runners.base import Event, Finish, ProviderError, TextDelta, Usage
+from providers.runners.base import AuthError, Event, Finish, ProviderError, TextDelta, Usage
 from providers.runners.router import stream_reply
 from sessions_app import attempts, rendering, trips
 from sessions_app.attempts import FALLBACK_ON, Candidate, Chain, Try, ms_since
@@ -68,6 +68,10 @@ STOPPED = "Stopped."
 OUTPUT_LIMIT = (
     "Stopped at the model's output limit (max_tokens): the answer is incomplete. Ask it to "
     "continue, or raise max_tokens in the model's settings."
+)
+YOUR_KEY = (
+    "It was your own key for this provider: replace or remove it in Settings (Your API "
+    "keys); without it the team's key is used."
 )
 TOO_LONG = (
     "The answer passed the size limit of {limit:,} characters and was cut there "
@@ -254,6 +258,8 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
     except UserFacingError as failure:  # the upstream's, the access service's, the key's
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error, outcome = Status.ERROR, failure.description, outcome_of(failure)
+        if isinstance(failure, AuthError) and chain and chain.tries[-1].candidate.personal_key:
+            error = f"{error} {YOUR_KEY}"  # the person can mend it; the team's key is fine
     except asyncio.CancelledError:
         # The server is stopping (its loop cancels the answer's task): keep what arrived,
         # ended as a follower would find it later, so Retry is offered.

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from fakes.upstream import FakeUpstream
+from fakes.upstream import FakeUpstream, Fault
 from providers.models import LLMModel, PersonalKey, Provider, Tier
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession, Message
@@ -119,3 +119,28 @@ def test_a_personal_key_removed_after_send_is_not_used(
     assert [r.key for r in fake_upstream.requests] == [model.provider.api_key.reveal()]
     reply.refresh_from_db()
     assert reply.used_personal_key is False
+
+
+@pytest.mark.parametrize("own_key", [True, False])
+def test_a_rejected_key_says_whose_it_was(
+    asgi_server: str,
+    user: User,
+    model: LLMModel,
+    cookies: dict[str, str],
+    fake_upstream: FakeUpstream,
+    own_key: bool,
+) -> None:
+    if own_key:
+        PersonalKey.objects.create(user=user, provider=model.provider, api_key=MY_KEY)
+    fake_upstream.faults.append(Fault(status=401))
+    reply = send(user, model)
+
+    stream(asgi_server, reply, cookies)
+
+    reply.refresh_from_db()
+    assert reply.status == "error"
+    assert reply.error.startswith("The provider rejected the API key. HTTP 401")
+    assert (
+        "It was your own key for this provider: replace or remove it in Settings" in reply.error
+    ) is own_key
+    assert MY_KEY not in reply.error
