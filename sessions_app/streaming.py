@@ -70,8 +70,7 @@ OUTPUT_LIMIT = (
     "continue, or raise max_tokens in the model's settings."
 )
 YOUR_KEY = (
-    "It was your own key for this provider: replace or remove it in Settings (Your API "
-    "keys); without it the team's key is used."
+    "It was your own key for this provider: replace or remove it in Settings (Your API keys)."
 )
 TOO_LONG = (
     "The answer passed the size limit of {limit:,} characters and was cut there "
@@ -259,7 +258,7 @@ async def relay(message: Message, start: Start | Exception) -> AsyncIterator[str
         logger.warning("Answer %s failed: %s", message.public_id, failure.description)
         status, error, outcome = Status.ERROR, failure.description, outcome_of(failure)
         if isinstance(failure, AuthError) and chain and chain.tries[-1].candidate.personal_key:
-            error = f"{error} {YOUR_KEY}"  # the person can mend it; the team's key is fine
+            error = f"{error} {YOUR_KEY}"  # theirs to mend; a team key is the staff's
     except asyncio.CancelledError:
         # The server is stopping (its loop cancels the answer's task): keep what arrived,
         # ended as a follower would find it later, so Retry is offered.
