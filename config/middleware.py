@@ -48,7 +48,7 @@ class _OnTheLoop:
             check = self.process_view
 
             async def process_view(request: HttpRequest, *args: Any) -> HttpResponseBase | None:
-                return await self._call("process_view", check, request, *args)
+                return await self._call(check, request, *args)
 
             self.process_view = process_view
 
@@ -58,16 +58,14 @@ class _OnTheLoop:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = None
         if hasattr(self, "process_request"):
-            response = await self._call("process_request", self.process_request, request)
+            response = await self._call(self.process_request, request)
         response = response or await self.get_response(request)
         if hasattr(self, "process_response"):
-            response = await self._call(
-                "process_response", self.process_response, request, response
-            )
+            response = await self._call(self.process_response, request, response)
         return response
 
-    async def _call(self, name: str, method: Callable, request: HttpRequest, *args: Any) -> Any:
-        if self.in_thread(name, request):
+    async def _call(self, method: Callable, request: HttpRequest, *args: Any) -> Any:
+        if self.in_thread(method.__name__, request):
             return await sync_to_async(method, thread_sensitive=True)(request, *args)
         return method(request, *args)
 
