@@ -99,12 +99,13 @@ def report(rounds: dict[str, list[Round]], args: argparse.Namespace) -> str:
         ttft = statistics.median(r.ttft_ms for r in rounds[name])
         lines.append(f"| {name} | {median:.1f} ms | {spread} | {ratio} | {ttft:.1f} ms |")
     if args.compare:
-        here, there = rounds["switchboard"], rounds[_compared(args)]
-        cpu = _paired([r.cpu_ms for r in here], [r.cpu_ms for r in there])
+        compared = _compared(args)
+        cpu = _paired(measured["switchboard"], measured[compared])
+        here, there = rounds["switchboard"], rounds[compared]
         ttft = _paired([r.ttft_ms for r in here], [r.ttft_ms for r in there])
         lines += [
             "",
-            f"Paired per round, this checkout over {_compared(args)}: CPU per answer "
+            f"Paired per round, this checkout over {compared}: CPU per answer "
             f"{cpu:.3f}, first token {ttft:.3f}.",
         ]
     return "\n".join(lines)
