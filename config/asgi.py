@@ -16,8 +16,10 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db import DatabaseError
 
 from config.database import reach_database
+from config.memory import limit_arenas
 from config.request_threads import RequestThreads
 
+limit_arenas()  # before any thread of the worker allocates
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)  # as get_asgi_application() does
 
