@@ -283,7 +283,7 @@ def apply(plan: Plan) -> int:
                 model_id=original,
                 gateway_name="" if name == original else name,
                 enabled=True,
-                source=ModelSource.MANUAL,
+                source=ModelSource.IMPORTED,
             )
             model.full_clean()
             model.save()

@@ -242,8 +242,12 @@ def PriceField(verbose_name: str, of: str) -> models.DecimalField:
 
 
 class ModelSource(models.TextChoices):
+    """How a model came into the catalogue."""
+
     MANUAL = "manual", "Added by hand"
     DISCOVERED = "discovered", "Discovered"
+    PRESET = "preset", "A preset's starter"  # manage.py seed_providers
+    IMPORTED = "imported", "Imported"  # a catalogue file, or a gateway's configuration
 
 
 class LLMModel(models.Model):

@@ -9,7 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from providers.models import LLMModel, Provider
+from providers.models import LLMModel, ModelSource, Provider
 from providers.presets import BUILTIN_PRESETS, Preset
 
 
@@ -67,7 +67,12 @@ def _create(preset: Preset, key: str, report: SeedReport) -> None:
         with transaction.atomic():
             provider.save()
             LLMModel.objects.bulk_create(
-                LLMModel(provider=provider, model_id=model_id, is_default=position == 0)
+                LLMModel(
+                    provider=provider,
+                    model_id=model_id,
+                    is_default=position == 0,
+                    source=ModelSource.PRESET,
+                )
                 for position, model_id in enumerate(preset.starter_models)
             )
     except IntegrityError:

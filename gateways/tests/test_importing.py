@@ -15,7 +15,7 @@ from django.urls import reverse
 from fakes.gptload import FakeGPTLoad
 from gateways import runs, sync
 from gateways.models import GPTLoadInstance, UniApiTarget
-from providers.models import LLMModel, Provider
+from providers.models import LLMModel, ModelSource, Provider
 from providers.tests.factories import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
@@ -87,6 +87,7 @@ def test_gptload_s_groups_are_shown_then_brought_in_as_providers_and_models(
         "deepseek/deepseek-chat": "deepseek-chat",
         "qwen/qwen-2.5": "qwen",
     }
+    assert set(openrouter.models.values_list("source", flat=True)) == {ModelSource.IMPORTED}
     assert Provider.objects.get(name="claude").protocol == "anthropic"
     again = imported("--from-gptload", capsys=capsys)
     assert "Nothing to bring in" in again

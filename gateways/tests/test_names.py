@@ -226,6 +226,7 @@ def test_the_page_lists_the_models_with_shared_names_highlighted(staff_client, o
     assert "Also at DeepSeek" in html
     assert "deepseek-1-deepseek-chat" in html  # the plan panel
     assert "openrouter-2-deepseek-chat" in html
+    assert "<td>Added by hand</td>" in html  # how each came, in words
 
 
 def test_a_refused_batch_keeps_every_posted_change_pending(staff_client, openrouter):

@@ -31,7 +31,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from providers.catalogue import checks, json_format, yaml_loader
 from providers.errors import UserFacingError
-from providers.models import Fallback, LLMModel, Provider, Tier
+from providers.models import Fallback, LLMModel, ModelSource, Provider, Tier
 from providers.presets import PRESETS
 
 VERSION = 1
@@ -442,10 +442,12 @@ def _apply(plan: Plan, *, prune: bool) -> list[Change]:
         LLMModel.objects.filter(pk__in=listed).park_gateway_names()
         for item in entry.get("models", []):
             row = stored.get(item["model_id"])
+            values = _model_values(item) | {"deleted_at": _deleted_at(item, row)}
             model, _ = LLMModel.objects.update_or_create(
                 provider=provider,
                 model_id=item["model_id"],
-                defaults=_model_values(item) | {"deleted_at": _deleted_at(item, row)},
+                defaults=values,
+                create_defaults=values | {"source": ModelSource.IMPORTED},  # a row's own stays
             )
             model.allowed_tiers.set([tiers[name] for name in item.get("tiers", [])])
             models[f"{provider.name}/{model.model_id}"] = model

@@ -22,7 +22,7 @@ from providers.catalogue import (
     export_document,
     read_document,
 )
-from providers.models import Fallback, LLMModel, Provider, Tier
+from providers.models import Fallback, LLMModel, ModelSource, Provider, Tier
 from providers.tests.concurrency import race, statement
 from providers.tests.factories import (
     ANTHROPIC_KEY,
@@ -139,6 +139,20 @@ def test_an_export_imports_into_an_empty_instance_identically(instance: None) ->
     assert Provider.objects.get(name="OpenAI").api_key.reveal() == OPENAI_KEY
     assert Provider.objects.get(name="Anthropic").api_key.reveal() == ANTHROPIC_KEY
     assert Tier.objects.get(name="Interns").group.name == "Interns"
+
+
+def test_an_import_marks_the_models_it_adds_and_keeps_a_row_s_own_source(instance: None) -> None:
+    document = export_document()
+    kept = LLMModel.objects.first()
+    LLMModel.objects.exclude(pk=kept.pk).delete()
+    LLMModel.objects.filter(pk=kept.pk).update(source=ModelSource.DISCOVERED)
+
+    read_document(document, env=ENV).apply(prune=False)
+
+    sources = dict(LLMModel.objects.values_list("pk", "source"))
+    assert sources.pop(kept.pk) == ModelSource.DISCOVERED
+    assert sources
+    assert set(sources.values()) == {ModelSource.IMPORTED}
 
 
 def test_importing_an_export_of_the_same_instance_changes_nothing(instance: None) -> None:

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from providers.models import LLMModel, Provider
+from providers.models import LLMModel, ModelSource, Provider
 from providers.presets import BUILTIN_PRESETS
 from providers.seeding import seed_providers
 from providers.tests.concurrency import run_at_once
@@ -23,6 +23,7 @@ def test_it_adds_every_built_in_provider_with_starter_models() -> None:
     assert anthropic.is_builtin
     assert anthropic.models.count() == 3
     assert anthropic.models.get(is_default=True).model_id == "claude-sonnet-5-5"
+    assert set(LLMModel.objects.values_list("source", flat=True)) == {ModelSource.PRESET}
     assert not Provider.objects.filter(preset="custom").exists()
 
 
