@@ -50,6 +50,7 @@ STYLE = Style(
         "#8a8f99",
     ),
 )
+VERSION = pygal.__version__  # in the stylesheet's URL: a new pygal's rules are fetched anew
 WIDTH = 860
 ROW_HEIGHT = 40  # a horizontal bar chart's height a label
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from urllib.parse import urlencode
 
-import pygal
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from usage import charts, dashboard, export
+from usage import dashboard, export
 from usage.scope import ScopeForm, suggestions
+
+
+def _charts() -> ModuleType:
+    """usage.charts, imported by the first dashboard a worker serves: pygal, which only
+    this page draws with, is 4.5 MB that every worker held from its start, beside the
+    streams (bench/README.md)."""
+    from usage import charts
+
+    return charts
 
 
 @require_GET
@@ -24,12 +33,12 @@ def usage(request: HttpRequest) -> HttpResponse:
         board = dashboard.build(form.scope(request.user.pk), request.user)
         context |= {
             "board": board,
-            "charts": charts.draw(board),
+            "charts": _charts().draw(board),
             "query": _query(form),
         }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "usage/partials/results.html", context)
-    context |= {"suggestions": suggestions(request.user), "pygal_version": pygal.__version__}
+    context |= {"suggestions": suggestions(request.user), "pygal_version": _charts().VERSION}
     return render(request, "usage/dashboard.html", context)
 
 
@@ -57,4 +66,4 @@ def _query(form: ScopeForm) -> str:
 @cache_control(max_age=24 * 3600, private=True)
 def charts_css(request: HttpRequest) -> HttpResponse:
     """The charts' own rules (usage.charts.stylesheet); its URL names pygal's version."""
-    return HttpResponse(charts.stylesheet(), content_type="text/css; charset=utf-8")
+    return HttpResponse(_charts().stylesheet(), content_type="text/css; charset=utf-8")

@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import pygal
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync
@@ -238,6 +239,7 @@ def test_the_charts_are_inline_svg_with_nothing_inline_the_policy_refuses(
     assert "style=" not in body
     assert stylesheet["Content-Type"] == "text/css; charset=utf-8"
     assert ".pygal-chart .color-8" in stylesheet.content.decode()  # a colour a series
+    assert f"charts.css?pygal={pygal.__version__}" in html  # a new pygal's rules load anew
 
 
 def test_quotas_now_per_tier_and_ones_own(

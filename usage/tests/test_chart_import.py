@@ -1,0 +1,35 @@
+"""pygal stays out of a worker until it draws a dashboard (usage/views.py): 4.5 MB in
+every worker otherwise (bench/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from config.tests.uvicorn import BASE_DIR
+
+# A worker with every view's module loaded, as its first request loads the URLconf.
+EVERY_VIEW = """
+import sys
+import config.asgi
+from django.urls import get_resolver
+get_resolver().url_patterns
+print("pygal" in sys.modules)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_with_every_view_loaded_holds_no_pygal(served_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EVERY_VIEW],
+        cwd=BASE_DIR,
+        env=served_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    assert done.stdout.split() == ["False"]
