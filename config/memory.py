@@ -19,10 +19,9 @@ ARENAS = 2
 M_ARENA_MAX = -8  # glibc's malloc.h
 
 
-def limit_arenas() -> bool:
-    """Cap this process's arenas at ARENAS; False where that is not ours to set (the
-    environment says, or the C library is not glibc)."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return False
+def limit_arenas() -> None:
+    """Cap this process's arenas at ARENAS, unless the environment says (glibc has read
+    it) or the C library is not glibc."""
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    return mallopt is not None and mallopt(M_ARENA_MAX, ARENAS) == 1
+    if mallopt is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        mallopt(M_ARENA_MAX, ARENAS)

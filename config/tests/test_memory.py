@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from config.memory import ARENAS
-from config.tests.uvicorn import BASE_DIR
+from config.tests.fresh_process import python_output
 
 pytestmark = pytest.mark.skipif(
     not hasattr(ctypes.CDLL(None), "malloc_info"), reason="arenas are glibc's"
@@ -47,16 +45,7 @@ with tempfile.NamedTemporaryFile("r") as report:
 def arenas_after(load: str, tmp_path: Path, **env: str) -> int:
     environment = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     environment |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env}
-    done = subprocess.run(
-        [sys.executable, "-c", COUNT_ARENAS.format(load=load)],
-        cwd=BASE_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return int(done.stdout)
+    return int(python_output(COUNT_ARENAS.format(load=load), environment))
 
 
 def test_a_worker_keeps_its_threads_to_two_arenas(tmp_path: Path) -> None:

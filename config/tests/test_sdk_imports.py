@@ -3,15 +3,13 @@ provider of it is first used: each SDK holds about 40 MB in every worker (bench/
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from config.tests.uvicorn import BASE_DIR
+from config.tests.fresh_process import python_output
 from fakes.upstream import FakeUpstream
 from providers.tests.factories import make_fake_provider, make_model
 from sessions_app.models import ChatSession
@@ -37,16 +35,7 @@ asyncio.run(main())
 
 
 def start_a_worker(env: dict[str, str]) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", STARTUP],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout.split()
+    return python_output(STARTUP, env).split()
 
 
 def test_a_worker_starts_with_the_sdks_of_its_enabled_providers_only(

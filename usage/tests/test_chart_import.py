@@ -3,12 +3,9 @@ every worker otherwise (bench/README.md)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from config.tests.uvicorn import BASE_DIR
+from config.tests.fresh_process import python_output
 
 # A worker with every view's module loaded, as its first request loads the URLconf.
 EVERY_VIEW = """
@@ -22,14 +19,4 @@ print("pygal" in sys.modules)
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_with_every_view_loaded_holds_no_pygal(served_env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", EVERY_VIEW],
-        cwd=BASE_DIR,
-        env=served_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-
-    assert done.stdout.split() == ["False"]
+    assert python_output(EVERY_VIEW, served_env).split() == ["False"]
