@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.test import Client, override_settings
-from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from config.tests.uvicorn import BASE_DIR, Served, database_url, serve, stop
@@ -192,18 +193,41 @@ def csp_violations() -> list[str]:
     return []
 
 
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch, csp_violations: list[str]) -> Iterator[Page]:
-    """A fresh Chromium page; Playwright's sync API runs an event loop in this thread.
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[tuple[Browser, asyncio.AbstractEventLoop]]:
+    """One Chromium for the whole run; each test gets a context of its own (`page`).
 
-    Django then refuses ORM calls from the test ("async context") although none is async;
-    the override lasts only while this browser is open, so other tests keep the check.
-    Every page the test opens is watched for Content-Security-Policy violations: the
+    Starting Playwright's driver and a browser costs about a second, more on a busy
+    machine, and the suite has dozens of browser tests. Playwright's sync API marks its
+    event loop as running in this thread between calls; Django then refuses ORM calls
+    here ("async context") although none is async. So the loop is shown only while a
+    `page` is open, and every other test keeps Django's check.
+    """
+    with sync_playwright() as playwright:
+        loop = asyncio.get_running_loop()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        asyncio._set_running_loop(None)
+        yield browser, loop
+        asyncio._set_running_loop(loop)
+        browser.close()
+
+
+@pytest.fixture
+def page(
+    chromium: tuple[Browser, asyncio.AbstractEventLoop],
+    monkeypatch: pytest.MonkeyPatch,
+    csp_violations: list[str],
+) -> Iterator[Page]:
+    """A page in a fresh browser context: no cookies or storage from another test.
+
+    Django's async-context check is off while it is open (see `chromium`). Every page
+    the test opens is watched for Content-Security-Policy violations: the
     securitypolicyviolation event, and Chromium's console error for the same refusal.
     """
+    browser, loop = chromium
+    asyncio._set_running_loop(loop)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
         context = browser.new_context()
         context.expose_binding(
             "reportCspViolation", lambda _source, text: csp_violations.append(text)
@@ -219,7 +243,9 @@ def page(monkeypatch: pytest.MonkeyPatch, csp_violations: list[str]) -> Iterator
             # A round trip into each page lets events it has already queued reach Python.
             with contextlib.suppress(PlaywrightError):  # mid-navigation: nothing left queued
                 opened.evaluate("() => new Promise((resolve) => setTimeout(resolve))")
-        browser.close()
+        context.close()
+    finally:
+        asyncio._set_running_loop(None)
     if csp_violations:
         pytest.fail("The Content-Security-Policy blocked:\n" + "\n".join(csp_violations))
 
