@@ -94,6 +94,13 @@ def _static_files_without_manifest(tmp_path_factory: pytest.TempPathFactory) -> 
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashing() -> Iterator[None]:
+    """Users made and logged in here hash quickly; see accounts/tests/hashers.py."""
+    with override_settings(PASSWORD_HASHERS=["accounts.tests.hashers.QuickPBKDF2PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(scope="session")
 def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Static files collected once, as a deployment has them (hashed names, compressed)."""

@@ -49,6 +49,8 @@ def test_startup_stops_with_one_sentence_when_the_encryption_keys_are_missing() 
         f"{Fernet.generate_key().decode()},tooshort",
         Fernet.generate_key().decode()[:-4],
     ],
+    # Named, not shown: parallel workers must collect the same test ids.
+    ids=["not-base64", "good-then-short", "cut-short"],
 )
 def test_startup_stops_on_a_malformed_key_without_printing_it(keys: str) -> None:
     result = manage("check", FIELD_ENCRYPTION_KEYS=keys)
