@@ -20,7 +20,7 @@ test: $(VENV)/.dev-installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # A browser test the suite deselects (pyproject's addopts), so no test run writes into
 # the checkout; this is the one command that does.

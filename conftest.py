@@ -45,6 +45,16 @@ def pytest_report_header() -> str:
     return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (make test, .ci/run): a worker per core, at most four.
+
+    Each worker runs its own servers, each with a pool of up to DB_POOL_SIZE (8)
+    connections, at most two at once: four workers stay under PostgreSQL's default
+    max_connections of 100, which the streaming tests assume is theirs to approach.
+    """
+    return min(os.cpu_count() or 1, 4)
+
+
 @pytest.fixture
 def fake_upstream() -> Iterator[FakeUpstream]:
     """A real server speaking OpenAI's and Anthropic's formats; see fakes/upstream.py."""

@@ -94,7 +94,9 @@ def test_streams_waiting_on_their_provider_hold_no_database_connection(
     gate.wait_held(streams, timeout=60)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, state, query FROM pg_stat_activity WHERE application_name = %s",
+            # This test's database: a parallel worker's served app has its own.
+            "SELECT pid, state, query FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
             [SERVED_NAME],
         )
         server_connections = cursor.fetchall()
