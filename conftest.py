@@ -91,6 +91,19 @@ def staff_client(client: Client, staff: User) -> Client:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _no_sqlite_journal_left() -> Iterator[None]:
+    """The SQLite test database goes whole: Django deletes its file at the end, but its
+    -wal and -shm stay while a thread's connection is still open (as the request threads'
+    persistent ones are); its teardown runs before this one's."""
+    yield
+    if connection.vendor == "sqlite":
+        database = Path(connection.settings_dict["TEST"]["NAME"])
+        if not database.exists():
+            for journal in ("-wal", "-shm"):
+                database.with_name(database.name + journal).unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _static_files_without_manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Templates resolve {% static %} without a collectstatic run first.
 
