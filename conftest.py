@@ -48,9 +48,9 @@ def pytest_report_header() -> str:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto` (make test, .ci/run): a worker per core, at most four.
 
-    Each worker runs its own servers, each with a pool of up to DB_POOL_SIZE (8)
-    connections, at most two at once: four workers stay under PostgreSQL's default
-    max_connections of 100, which the streaming tests assume is theirs to approach.
+    Each worker runs its own servers, at most two at once, each with a pool of up to
+    DB_POOL_SIZE (8) connections: four workers' servers and tests stay well under the
+    max_connections of 100 that CI's PostgreSQL keeps from its defaults.
     """
     return min(os.cpu_count() or 1, 4)
 
