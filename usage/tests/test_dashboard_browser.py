@@ -42,6 +42,10 @@ def test_the_charts_and_tables_show_and_a_filter_changes_them(
         ["Day", "Anthropic/claude-sonnet", "OpenAI/gpt-4o", "All"]
     )
 
+    page.evaluate(
+        "() => { window.swaps = 0;"
+        " document.body.addEventListener('htmx:afterSwap', () => { window.swaps += 1; }); }"
+    )
     page.get_by_label("Provider", exact=True).fill("OpenAI")
     page.get_by_label("Provider", exact=True).press("Enter")
 
@@ -53,6 +57,8 @@ def test_the_charts_and_tables_show_and_a_filter_changes_them(
     download.value.save_as(saved)
     rows = list(csv.DictReader(saved.open()))
     assert [(row["provider_name"], row["model_id"]) for row in rows] == [("OpenAI", "gpt-4o")]
+    # Enter fired change and submit; only the newer request's results were swapped in.
+    assert page.evaluate("() => window.swaps") == 1
 
     page.reload()  # the URL is the view
     expect(page.get_by_label("Provider", exact=True)).to_have_value("OpenAI")
