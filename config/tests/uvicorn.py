@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 import socket
 import subprocess
 import sys
@@ -23,27 +21,10 @@ class Served:
     log: IO[bytes]  # what the server wrote to stderr
 
 
-# Each pytest-xdist worker (gw0, gw1, ...) takes ports from a range of its own, below the
-# kernel's ephemeral ports (32768 up, what a bind to port 0 and every outgoing connection
-# get): two workers never pick the same free port between its probe and the bind of the
-# server it is for, which would then reach the other worker's server and not fail.
-_PORTS_PER_WORKER = 2_000
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-_next_ports = itertools.cycle(
-    range(20_000 + _WORKER * _PORTS_PER_WORKER, 20_000 + (_WORKER + 1) * _PORTS_PER_WORKER)
-)
-
-
 def free_port() -> int:
-    """A loopback port nothing listens on, from this worker's range."""
-    for port in itertools.islice(_next_ports, _PORTS_PER_WORKER):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("every port of this test worker's range is taken")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def serve(env: dict[str, str]) -> Served:
