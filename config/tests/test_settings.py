@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+from config.tests.uvicorn import BASE_DIR
 
 
 def manage(*args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
